@@ -29,7 +29,8 @@ def _elu_jvp(primals, tangents):
     x, alpha, scale, at_zero = primals
     x_dot, alpha_dot, _, _ = tangents
     negative = jnp.minimum(x, 0)
-    left = (scale * alpha) * jnp.exp(negative)
+    half = jnp.exp(negative / 2)  # alpha e^x as (alpha w) w: no early underflow for alpha > 1
+    left = ((scale * alpha) * half) * half
     dx = piecewise_slope(x, (0.0,), (left, scale), (at_zero,))
     dalpha = jnp.where(x > 0, 0, scale * jnp.expm1(negative))
     return _elu(x, alpha, scale, at_zero), dx * x_dot + dalpha * alpha_dot
@@ -37,8 +38,7 @@ def _elu_jvp(primals, tangents):
 
 @jax.jit
 def _elu_call(x, alpha, scale, at_zero):
-    params = (jnp.asarray(p, x.dtype) for p in (alpha, scale, at_zero))
-    return upcast(_elu)(x, *params)
+    return upcast(_elu)(x, alpha, scale, at_zero)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, grad_at_zero: ArrayLike | None = None) -> jax.Array:
@@ -102,7 +102,7 @@ def _celu_jvp(primals, tangents):
 
 @jax.jit
 def _celu_call(x, alpha):
-    return upcast(_celu)(x, jnp.asarray(alpha, x.dtype))
+    return upcast(_celu)(x, alpha)
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> jax.Array:

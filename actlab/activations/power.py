@@ -36,7 +36,7 @@ def _sbaf_jvp(primals, tangents):
 
 @jax.jit
 def _sbaf_call(x, k, alpha):
-    return upcast(_sbaf)(x, jnp.asarray(k, x.dtype), jnp.asarray(alpha, x.dtype))
+    return upcast(_sbaf)(x, k, alpha)
 
 
 def sbaf(x: ArrayLike, k: ArrayLike = 1.0, alpha: ArrayLike = 0.5) -> jax.Array:
@@ -87,7 +87,7 @@ def _arelu_jvp(primals, tangents):
 
 @jax.jit
 def _arelu_call(x, k, n, at_zero):
-    return upcast(_arelu)(x, *(jnp.asarray(p, x.dtype) for p in (k, n, at_zero)))
+    return upcast(_arelu)(x, k, n, at_zero)
 
 
 def arelu(x: ArrayLike, k: ArrayLike = 1.0, n: ArrayLike = 1.5, *, grad_at_zero: float = 0.0) -> jax.Array:

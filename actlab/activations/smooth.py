@@ -31,6 +31,18 @@ def _logistic(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     return jnp.where(positive, big, small), jnp.where(positive, small, big)
 
 
+def _times_sigmoid(factor: jax.Array, z: jax.Array) -> jax.Array:
+    """``factor * sigmoid(z)`` without an early underflow.
+
+    For ``z << 0``, ``sigmoid(z) ~ e^z`` can be subnormal (flushed to 0 by XLA on CPU) while the
+    product is a normal number; multiplying by ``w = exp(z/2)`` twice keeps every intermediate
+    normal as long as the result is.
+    """
+    w = jnp.exp(-jnp.abs(z) / 2)
+    e = w * w
+    return jnp.where(z >= 0, factor / (1 + e), (factor * w) * w / (1 + e))
+
+
 @jax.custom_jvp
 def _sigmoid(x):
     return _logistic(x)[0]
@@ -51,8 +63,9 @@ def _tanh(x):
 @_tanh.defjvp
 def _tanh_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
-    e = jnp.exp(-2 * jnp.abs(x))
-    return _tanh(x), 4 * e / ((1 + e) * (1 + e)) * x_dot
+    w = jnp.exp(-jnp.abs(x))  # sech^2 x = 4 w^2 / (1 + w^2)^2
+    e = w * w
+    return _tanh(x), (4 * w) * w / ((1 + e) * (1 + e)) * x_dot
 
 
 @jax.custom_jvp
@@ -68,38 +81,51 @@ def _softplus_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _silu(x):
-    return jnp.where(jnp.isneginf(x), -0.0, x * _logistic(x)[0])
+    return jnp.where(jnp.isneginf(x), -0.0, _times_sigmoid(x, x))
 
 
 @_silu.defjvp
 def _silu_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
-    s, s_neg = _logistic(x)
-    return _silu(x), s * (1 + _finite_or_zero(x) * s_neg) * x_dot
+    s_neg = _logistic(x)[1]
+    return _silu(x), _times_sigmoid(1 + _finite_or_zero(x) * s_neg, x) * x_dot
 
 
-def _tanh_softplus(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(t, 1 - t)`` for ``t = tanh(softplus(x))``, both without cancellation."""
-    w = jnp.exp(-jnp.abs(x))
-    n = w * (w + 2)  # (1 + e^x)^2 - 1 for x <= 0
-    d = 1 + 2 * w + 2 * w * w  # (1 + e^x)^2 + 1, divided by e^{2x}, for x > 0
+def _mish_parts(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(t, 1 - t, sigmoid(x), w)`` for ``t = tanh(softplus(x))``, without cancellation.
+
+    ``t`` is the rational function ``((1 + e^x)^2 - 1) / ((1 + e^x)^2 + 1)`` of ``e = e^{-|x|}``.
+    For ``x <= 0`` the first three are returned divided by ``e = w * w`` (each ``~e^x`` there), so
+    the caller multiplies by ``w`` twice after scaling by ``x`` and no intermediate underflows.
+    """
+    w = jnp.exp(-jnp.abs(x) / 2)
+    e = w * w
+    n = e * (e + 2)
+    d = 1 + 2 * e + 2 * e * e
     negative = x <= 0
-    t = jnp.where(negative, n / (n + 2), (1 + 2 * w) / d)
-    one_minus_t = jnp.where(negative, 2 / (n + 2), 2 * w * w / d)
-    return t, one_minus_t
+    t = jnp.where(negative, (e + 2) / (n + 2), (1 + 2 * e) / d)  # / e when negative
+    one_minus_t = jnp.where(negative, 2 / (n + 2), 2 * e * e / d)
+    s = 1 / (1 + e)  # sigmoid(x), divided by e when negative
+    return t, one_minus_t, s, w
+
+
+def _mish_scale(value: jax.Array, x: jax.Array, w: jax.Array) -> jax.Array:
+    return jnp.where(x <= 0, (value * w) * w, value)
 
 
 @jax.custom_jvp
 def _mish(x):
-    return jnp.where(jnp.isneginf(x), -0.0, x * _tanh_softplus(x)[0])
+    t, _, _, w = _mish_parts(x)
+    return jnp.where(jnp.isneginf(x), -0.0, _mish_scale(x * t, x, w))
 
 
 @_mish.defjvp
 def _mish_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
-    t, one_minus_t = _tanh_softplus(x)
-    sech2 = one_minus_t * (1 + t)
-    return _mish(x), (t + _finite_or_zero(x) * sech2 * _logistic(x)[0]) * x_dot
+    t, one_minus_t, s, w = _mish_parts(x)
+    t_true = _mish_scale(t, x, w)  # tanh(softplus(x)) itself, for the (1 + t) factor
+    dmish = t + _finite_or_zero(x) * one_minus_t * (1 + t_true) * s
+    return _mish(x), _mish_scale(dmish, x, w) * x_dot
 
 
 def _exp_half_square(x: jax.Array) -> jax.Array:
@@ -149,15 +175,16 @@ def _gelu_tanh_argument(x: jax.Array) -> tuple[jax.Array, jax.Array]:
 @jax.custom_jvp
 def _gelu_tanh(x):
     # 0.5 * (1 + tanh(u)) == sigmoid(2u), which does not cancel for x << 0
-    return jnp.where(jnp.isneginf(x), -0.0, x * _logistic(_gelu_tanh_argument(x)[0])[0])
+    return jnp.where(jnp.isneginf(x), -0.0, _times_sigmoid(x, _gelu_tanh_argument(x)[0]))
 
 
 @_gelu_tanh.defjvp
 def _gelu_tanh_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     two_u, two_du = _gelu_tanh_argument(x)
-    s, s_neg = _logistic(two_u)
-    return _gelu_tanh(x), (s + jnp.clip(x, -40, 40) * s * s_neg * two_du) * x_dot
+    s_neg = _logistic(two_u)[1]
+    slope = _times_sigmoid(1 + jnp.clip(x, -40, 40) * s_neg * two_du, two_u)
+    return _gelu_tanh(x), slope * x_dot
 
 
 @jax.custom_jvp

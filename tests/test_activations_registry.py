@@ -1,0 +1,93 @@
+"""The registry: names, get, spec and the metadata other layers rely on."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from actlab import activations as A
+
+DESIGN_NAMES = """identity relu relu6 leaky_relu prelu elu selu celu gelu silu mish softplus sigmoid
+hard_sigmoid tanh hard_tanh softsign softmax log_softmax sbaf arelu""".split()
+
+
+def test_names_are_exactly_the_design_contract():
+    assert sorted(A.names()) == sorted(DESIGN_NAMES)
+
+
+@pytest.mark.parametrize("name", DESIGN_NAMES)
+def test_every_name_is_exported_and_registered_with_its_function(name):
+    assert A.spec(name).fn is getattr(A, name)
+    assert A.get(name).name == name
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown activation 'relu7'; valid names: identity, relu, "):
+        A.get("relu7")
+
+
+def test_unknown_parameter_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"leaky_relu: unknown parameter 'slope'; valid parameters: negative_slope, grad_at_zero"):
+        A.get("leaky_relu", slope=0.1)
+
+
+def test_get_validates_values_when_called_not_when_used():
+    with pytest.raises(ValueError, match=r"relu: grad_at_zero must be finite and in \[0, 1\], got 2"):
+        A.get("relu", grad_at_zero=2.0)
+
+
+def test_get_binds_parameters():
+    act = A.get("leaky_relu", negative_slope=0.2, grad_at_zero=1.0)
+    x = jnp.array([-1.0, 0.0, 2.0])
+    np.testing.assert_allclose(act(x), A.leaky_relu(x, 0.2, grad_at_zero=1.0))
+    assert float(jax.grad(act)(0.0)) == 1.0
+    assert repr(act) == "leaky_relu(negative_slope=0.2, grad_at_zero=1.0)"
+
+
+def test_gelu_approximate_flag_is_accepted_by_get(x64):
+    # float64: in float32, jax.nn's 0.5 x (1 + tanh u) loses ~3 digits to cancellation at x = -3
+    x = jnp.linspace(-3.0, 3.0, 7)
+    np.testing.assert_allclose(A.get("gelu", approximate=True)(x), jax.nn.gelu(x, approximate=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in DESIGN_NAMES if A.spec(n).piecewise_linear])
+def test_pieces_reproduce_the_function_between_and_at_the_kinks(name):
+    s = A.spec(name)
+    pieces = s.pieces()
+    assert len(pieces) == len(s.kinks) + 1
+    x = np.concatenate([np.linspace(-9, 9, 181), np.asarray(s.kinks)])
+    index = np.searchsorted(np.asarray(s.kinks), x, side="left")  # number of kinks k < x
+    slope, intercept = np.asarray(pieces).T
+    np.testing.assert_allclose(slope[index] * x + intercept[index], A.get(name)(jnp.asarray(x)), atol=1e-6)
+
+
+def test_pieces_take_parameters_and_refuse_smooth_functions():
+    assert A.spec("leaky_relu").pieces(negative_slope=0.3) == ((0.3, 0.0), (1.0, 0.0))
+    with pytest.raises(ValueError, match="gelu is not piecewise linear"):
+        A.spec("gelu").pieces()
+
+
+@pytest.mark.parametrize("name", DESIGN_NAMES)
+def test_output_range_and_monotonicity_hold_on_a_grid(name, x64):
+    s = A.spec(name)
+    x = jnp.linspace(-30.0, 30.0, 6001) if name != "sbaf" else jnp.linspace(0.0, 1.0, 1001)  # float64: XLA's float32 tanh wiggles by an ulp
+    act = A.get(name)
+    y = np.asarray(act(x) if s.elementwise else act(x[None, :])[0])
+    low, high = s.output_range
+    assert y.min() >= low - 1e-6 and y.max() <= high + 1e-6
+    if s.elementwise:
+        assert bool(np.all(np.diff(y) >= -1e-7)) == s.monotone
+
+
+def test_kinks_are_sorted_and_only_kinked_functions_have_a_kink_keyword():
+    for name in A.names():
+        s = A.spec(name)
+        assert list(s.kinks) == sorted(s.kinks)
+        assert (s.kink_keyword is None) == (len(s.kinks) == 0)
+
+
+def test_param_spec_states_its_interval():
+    assert A.spec("elu").params["alpha"].interval() == "[0, inf)"
+    assert A.spec("sbaf").params["alpha"].interval() == "[0, 1]"

@@ -53,7 +53,11 @@ def check_range(
     v = concrete(value)
     if v is None:
         return
-    inside = np.isfinite(v) & (v > low if low_open else v >= low) & (v < high if high_open else v <= high)
+    inside = (
+        np.isfinite(v)
+        & (v > low if low_open else v >= low)
+        & (v < high if high_open else v <= high)
+    )
     if not np.all(inside):
         bad = v[~inside] if v.ndim else v
         raise ValueError(
@@ -62,7 +66,9 @@ def check_range(
         )
 
 
-def check_kink_grad(fn: str, name: str, value: ArrayLike, left: ArrayLike, right: ArrayLike) -> None:
+def check_kink_grad(
+    fn: str, name: str, value: ArrayLike, left: ArrayLike, right: ArrayLike
+) -> None:
     """``ValueError`` unless ``value`` lies between the one-sided derivatives (the Clarke interval)."""
     v, lo, hi = concrete(value), concrete(left), concrete(right)
     if v is None or lo is None or hi is None:

@@ -41,7 +41,9 @@ def _elu_call(x, alpha, scale, at_zero):
     return upcast(_elu)(x, alpha, scale, at_zero)
 
 
-def elu(x: ArrayLike, alpha: ArrayLike = 1.0, *, grad_at_zero: ArrayLike | None = None) -> jax.Array:
+def elu(
+    x: ArrayLike, alpha: ArrayLike = 1.0, *, grad_at_zero: ArrayLike | None = None
+) -> jax.Array:
     r"""Exponential linear unit: ``x`` if ``x > 0`` else :math:`\alpha (e^x - 1)`.
 
     Args:

@@ -59,7 +59,9 @@ def _checked_axis(fn: str, x: jax.Array, axis: int) -> int:
     if not isinstance(axis, int) or isinstance(axis, bool):
         raise TypeError(f"{fn}: axis must be an int, got {type(axis).__name__}")
     if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"{fn}: axis must be in [{-x.ndim}, {x.ndim}) for a {x.ndim}-d input, got {axis}")
+        raise ValueError(
+            f"{fn}: axis must be in [{-x.ndim}, {x.ndim}) for a {x.ndim}-d input, got {axis}"
+        )
     return axis % x.ndim
 
 

@@ -90,7 +90,9 @@ def _arelu_call(x, k, n, at_zero):
     return upcast(_arelu)(x, k, n, at_zero)
 
 
-def arelu(x: ArrayLike, k: ArrayLike = 1.0, n: ArrayLike = 1.5, *, grad_at_zero: float = 0.0) -> jax.Array:
+def arelu(
+    x: ArrayLike, k: ArrayLike = 1.0, n: ArrayLike = 1.5, *, grad_at_zero: float = 0.0
+) -> jax.Array:
     r"""Approximate ReLU (A-ReLU): :math:`k x^n` for ``x > 0``, else 0.
 
     For ``n > 1`` it is differentiable at 0 with derivative 0; for ``n == 1`` it is ``k`` times a

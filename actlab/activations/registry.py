@@ -86,7 +86,9 @@ class ActivationSpec:
         values = {name: p.default for name, p in self.params.items()} | params
         for name, value in values.items():
             if np.ndim(value) != 0:
-                raise ValueError(f"{self.name}.pieces: {name} must be a scalar, got shape {np.shape(value)}")
+                raise ValueError(
+                    f"{self.name}.pieces: {name} must be a scalar, got shape {np.shape(value)}"
+                )
         return self._pieces(**{name: float(v) for name, v in values.items()})
 
 
@@ -106,8 +108,19 @@ class Activation:
         return f"{self.name}({args})"
 
 
-def _spec(name, fn, *, params=None, kink_keyword=None, kink_default="", kinks=(), pieces=None,
-          output_range=(-INF, INF), monotone=True, elementwise=True) -> ActivationSpec:
+def _spec(
+    name,
+    fn,
+    *,
+    params=None,
+    kink_keyword=None,
+    kink_default="",
+    kinks=(),
+    pieces=None,
+    output_range=(-INF, INF),
+    monotone=True,
+    elementwise=True,
+) -> ActivationSpec:
     return ActivationSpec(
         name=name, fn=fn, params=MappingProxyType(dict(params or {})), kink_keyword=kink_keyword,
         kink_default=kink_default, kinks=tuple(kinks), piecewise_linear=pieces is not None,
@@ -176,7 +189,9 @@ def spec(name: str) -> ActivationSpec:
         raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(_TABLE)}") from None
 
 
-def _check_param_names(s: ActivationSpec, params: Mapping[str, Any], allow_kink_keyword: bool) -> None:
+def _check_param_names(
+    s: ActivationSpec, params: Mapping[str, Any], allow_kink_keyword: bool
+) -> None:
     valid = list(s.params) + ([s.kink_keyword] if allow_kink_keyword and s.kink_keyword else [])
     if s.name == "gelu":
         valid.append("approximate")
@@ -210,5 +225,7 @@ def get(name: str, **params: Any) -> Activation:
     _check_param_names(s, params, allow_kink_keyword=True)
     bound = {k: p.default for k, p in s.params.items()} | dict(params)
     probe = jax.ShapeDtypeStruct((2,), jnp.float32)
-    jax.eval_shape(lambda x: s.fn(x, **bound), probe)  # runs every trace-time check, compiles nothing
+    jax.eval_shape(
+        lambda x: s.fn(x, **bound), probe
+    )  # runs every trace-time check, compiles nothing
     return Activation(name=name, fn=s.fn, params=MappingProxyType(bound))

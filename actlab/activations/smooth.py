@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from actlab.activations import _mills
 from actlab.activations._precision import upcast
 from actlab.activations._validate import floating_array
 
@@ -128,40 +129,65 @@ def _mish_jvp(primals, tangents):
     return _mish(x), _mish_scale(dmish, x, w) * x_dot
 
 
-def _exp_half_square(x: jax.Array) -> jax.Array:
-    """``exp(-x**2 / 2)`` to a few ulp for any ``x``.
+def _exp_half_square(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(q, r)`` with ``q * q * r == exp(-x**2 / 2)`` to a few ulp, for ``|x| <= 40``.
 
     ``x**2`` carries a rounding error that ``exp`` multiplies by ``x**2 / 2`` (about 450 ulp at
     ``x = 30``). Splitting ``x = hi + lo`` (Veltkamp) makes ``hi**2`` exact, so
-    ``exp(-x**2/2) = exp(-hi**2/2) * exp(-lo (hi + lo/2))`` loses only a few ulp.
+    ``exp(-x**2/2) = exp(-hi**2/4)**2 * exp(-lo (hi + lo/2))`` loses only a few ulp. The caller
+    multiplies its other factors in first and ``q`` twice, so nothing underflows before the
+    result does.
     """
-    x = jnp.clip(x, -40, 40)  # exp(-800) underflows in every float format
     split = 2.0 ** math.ceil((jnp.finfo(x.dtype).nmant + 1) / 2) + 1
     t = split * x
     hi = t - (t - x)
     lo = x - hi
-    return jnp.exp(-(hi * hi) / 2) * jnp.exp(-lo * (hi + lo / 2))
+    return jnp.exp(-(hi * hi) / 4), jnp.exp(-lo * (hi + lo / 2))
 
 
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
-def _normal_cdf(x: jax.Array) -> jax.Array:
-    return 0.5 * jax.scipy.special.erfc(-x * (1 / math.sqrt(2)))
+def _mills_ratio(t: jax.Array) -> jax.Array:
+    """``Phi(-t) / phi(t)`` for ``0 <= t <= 40``: a Chebyshev series (``_mills``), to ~2 ulp.
+
+    Terms below the dtype's resolution are dropped (about 14 of 32 remain for float32).
+    """
+    cutoff = jnp.finfo(t.dtype).eps * abs(_mills.COEFFICIENTS[0]) / 8
+    last = max(i for i, c in enumerate(_mills.COEFFICIENTS) if abs(c) > cutoff)
+    coefficients = _mills.COEFFICIENTS[: last + 1]
+    s = (t - _mills.SHIFT) / (t + _mills.SHIFT)
+    b1, b2 = jnp.zeros_like(s), jnp.zeros_like(s)
+    for c in coefficients[:0:-1]:  # Clenshaw
+        b1, b2 = 2 * s * b1 - b2 + c, b1
+    return (s * b1 - b2 + coefficients[0]) / (t + _mills.SHIFT)
+
+
+def _gaussian_tail(x: jax.Array, factor: jax.Array) -> jax.Array:
+    """``factor * phi(x)``, multiplying ``factor`` in before the small factors of ``phi``."""
+    quarter, rest = _exp_half_square(x)
+    return (((factor * _INV_SQRT_2PI) * quarter) * quarter) * rest
 
 
 @jax.custom_jvp
 def _gelu_exact(x):
-    return jnp.where(jnp.isneginf(x), -0.0, x * _normal_cdf(x))
+    # Phi(x) = Q(|x|) for x < 0 and 1 - Q(x) for x >= 0, with Q(t) = phi(t) R(t): no erfc.
+    t = jnp.clip(jnp.abs(x), 0, 40)  # Q(40) underflows in every float format
+    r = _mills_ratio(t)
+    negative = _gaussian_tail(t, jnp.maximum(x, -40) * r)  # -0 for x <= -40, -inf included
+    positive = x * (1 - _gaussian_tail(t, r))
+    return jnp.where(x < 0, negative, positive)
 
 
 @_gelu_exact.defjvp
 def _gelu_exact_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
-    x_fin = _finite_or_zero(x)
-    density = _INV_SQRT_2PI * _exp_half_square(x_fin)
-    return _gelu_exact(x), (_normal_cdf(x) + x_fin * density) * x_dot
+    # GELU' = Phi(x) + x phi(x) = phi(t) (R(t) - t) for x < 0 and 1 + phi(t) (t - R(t)) for x >= 0.
+    t = jnp.clip(jnp.abs(x), 0, 40)
+    r = _mills_ratio(t)
+    slope = jnp.where(x < 0, _gaussian_tail(t, r - t), 1 + _gaussian_tail(t, t - r))
+    return _gelu_exact(x), slope * x_dot
 
 
 def _gelu_tanh_argument(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -289,8 +315,9 @@ def gelu(x: ArrayLike, approximate: bool = False) -> jax.Array:
 
     Args:
       x: input array, any shape and floating dtype.
-      approximate: if False (default), the exact form :math:`x\Phi(x)` with
-        :math:`\Phi(x) = \mathrm{erfc}(-x/\sqrt 2)/2`; if True, the tanh form
+      approximate: if False (default), the exact form :math:`x\Phi(x)`, with :math:`\Phi` from
+        the Gaussian Mills ratio (a fitted Chebyshev series, see ``tools/fit_mills_ratio.py``)
+        rather than ``erfc``, accurate to a few ulp in both tails; if True, the tanh form
         :math:`x \sigma(2u)`, :math:`u = \sqrt{2/\pi}(x + 0.044715 x^3)` (equal to
         :math:`\tfrac x2 (1 + \tanh u)` without its cancellation for ``x << 0``).
         Note ``jax.nn.gelu`` defaults to the tanh form.

@@ -46,7 +46,9 @@ def _writable_dir(path: Path) -> Path:
 
 @app.command()
 def reproduce(
-    quick: Annotated[bool, typer.Option(help="Small configuration: a few minutes on a 2-core CPU.")] = False,
+    quick: Annotated[
+        bool, typer.Option(help="Small configuration: a few minutes on a 2-core CPU.")
+    ] = False,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("report"),
     force: Annotated[bool, typer.Option(help="Recompute experiments already on disk.")] = False,
     seed: Annotated[int, typer.Option(help="Base random seed.")] = 0,
@@ -60,10 +62,12 @@ def reproduce(
 
 @app.command()
 def plot(
-    names: Annotated[list[str] | None, typer.Argument(help="Activation names (default: relu leaky_relu).")] = None,
-    out: Annotated[Path, typer.Option(help="Figure path without suffix; PNG and SVG are written.")] = Path(
-        "activations"
-    ),
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Activation names (default: relu leaky_relu).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Figure path without suffix; PNG and SVG are written.")
+    ] = Path("activations"),
     xmin: float = -19.0,
     xmax: float = 19.0,
 ) -> None:

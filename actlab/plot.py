@@ -15,11 +15,11 @@ import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from actlab import activations as A  # noqa: E402
-from actlab.io import atomic_path  # noqa: E402
+from actlab import activations as A
+from actlab.io import atomic_path
 
 
 def activations(
@@ -62,7 +62,9 @@ def activations(
     return fig
 
 
-def save(fig: Figure, path: str | os.PathLike, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+def save(
+    fig: Figure, path: str | os.PathLike, formats: Sequence[str] = ("png", "svg")
+) -> list[Path]:
     """Write ``fig`` as ``path.<fmt>`` for each format, atomically; returns the paths written."""
     written = []
     for fmt in formats:

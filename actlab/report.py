@@ -25,7 +25,9 @@ def _table_html(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def _figure_html(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></figure>'
+    return (
+        f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"></figure>'
+    )
 
 
 _STYLE = """
@@ -39,7 +41,9 @@ th { background: #f3f3f3; } .meta { color: #666; font-size: 0.9em; }
 """
 
 
-def write(out_dir: str | Path, sections: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> Path:
+def write(
+    out_dir: str | Path, sections: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]
+) -> Path:
     """Write ``index.html`` and ``results.json`` into ``out_dir``; returns the HTML path.
 
     Args:
@@ -50,8 +54,10 @@ def write(out_dir: str | Path, sections: Sequence[Mapping[str, Any]], meta: Mapp
       meta: run information (versions, device, quick mode, timings) shown at the top.
     """
     out_dir = Path(out_dir)
-    parts = [f"<h1>actlab: the claims about activation functions, measured</h1>"
-             f"<p class='meta'>{html.escape(', '.join(f'{k}: {v}' for k, v in meta.items()))}</p>"]
+    parts = [
+        f"<h1>actlab: the claims about activation functions, measured</h1>"
+        f"<p class='meta'>{html.escape(', '.join(f'{k}: {v}' for k, v in meta.items()))}</p>"
+    ]
     for number, section in enumerate(sections, start=1):
         parts.append(f"<section id='{html.escape(section['key'])}'>")
         parts.append(f"<h2>{number}. {html.escape(section['title'])}</h2>")

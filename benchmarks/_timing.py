@@ -84,6 +84,8 @@ def append_results(title: str, env: dict[str, Any], table: str, notes: str = "")
     if notes:
         section += f"\n{notes}\n"
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nEach section is appended by the script that produced it.\n")
+        RESULTS.write_text(
+            "# Benchmark results\n\nEach section is appended by the script that produced it.\n"
+        )
     with RESULTS.open("a") as f:
         f.write(section)

@@ -17,14 +17,25 @@ import json
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from actlab import activations as A
 
 try:
-    from _timing import append_results, environment, interleaved_medians, markdown_table, select_device
+    from _timing import (
+        append_results,
+        environment,
+        interleaved_medians,
+        markdown_table,
+        select_device,
+    )
 except ImportError:  # imported as benchmarks.activations
-    from benchmarks._timing import append_results, environment, interleaved_medians, markdown_table, select_device
+    from benchmarks._timing import (
+        append_results,
+        environment,
+        interleaved_medians,
+        markdown_table,
+        select_device,
+    )
 
 # actlab name -> the reference with the same formula and defaults ("naive" when jax.nn has none).
 REFERENCES = {
@@ -61,6 +72,10 @@ def _forward_backward(f):
     return step
 
 
+def _run(fn, *args):
+    return jax.block_until_ready(fn(*args))
+
+
 def _temp_bytes(fn, *args) -> int:
     analysis = jax.jit(fn).lower(*args).compile().memory_analysis()
     return int(getattr(analysis, "temp_size_in_bytes", -1)) if analysis is not None else -1
@@ -81,10 +96,8 @@ def bench(names, sizes_mib, repeats, device) -> list[dict]:
             ours, ref = A.get(name), REFERENCES[name]
             fwd = [jax.jit(ours), jax.jit(ref)]
             both = [jax.jit(_forward_backward(ours)), jax.jit(_forward_backward(ref))]
-            t_fwd = interleaved_medians([lambda f=f: f(xin).block_until_ready() for f in fwd], reps)
-            t_both = interleaved_medians(
-                [lambda f=f: jax.block_until_ready(f(xin, g)) for f in both], reps
-            )
+            t_fwd = interleaved_medians([functools.partial(_run, f, xin) for f in fwd], reps)
+            t_both = interleaved_medians([functools.partial(_run, f, xin, g) for f in both], reps)
             rows.append(
                 {
                     "activation": name,
@@ -111,9 +124,13 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--sizes-mib", type=float, nargs="+", default=[1, 64, 1024])
     parser.add_argument("--names", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per case (fewer for big arrays)")
+    parser.add_argument(
+        "--repeats", type=int, default=30, help="timed calls per case (fewer for big arrays)"
+    )
     parser.add_argument("--json", help="write all rows to this JSON file")
-    parser.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--record", action="store_true", help="append the table to benchmarks/RESULTS.md"
+    )
     args = parser.parse_args(argv)
     device = select_device(args.device)
     rows = bench(args.names, args.sizes_mib, args.repeats, device)

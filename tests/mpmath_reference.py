@@ -69,8 +69,14 @@ REFERENCE = {
     "gelu": (lambda x: x * _ncdf(x), lambda x: _ncdf(x) + x * _npdf(x)),
     "gelu_tanh": (
         lambda x: x * _sigmoid(2 * _gelu_tanh_u(x)),
-        lambda x: _sigmoid(2 * _gelu_tanh_u(x))
-        + x * 2 * _gelu_tanh_du(x) * _sigmoid(2 * _gelu_tanh_u(x)) * _sigmoid(-2 * _gelu_tanh_u(x)),
+        lambda x: (
+            _sigmoid(2 * _gelu_tanh_u(x))
+            + x
+            * 2
+            * _gelu_tanh_du(x)
+            * _sigmoid(2 * _gelu_tanh_u(x))
+            * _sigmoid(-2 * _gelu_tanh_u(x))
+        ),
     ),
     "silu": (lambda x: x * _sigmoid(x), lambda x: _sigmoid(x) * (1 + x * _sigmoid(-x))),
     "mish": (
@@ -84,10 +90,12 @@ REFERENCE = {
     "sbaf": (
         lambda x: 1 / (1 + mp.sqrt(x * (1 - x))),
         # the inward derivative is infinite at 0 and 1; actlab uses 0 there (documented)
-        lambda x: -(mp.sqrt(x * (1 - x)) * (mp.mpf("0.5") / x - mp.mpf("0.5") / (1 - x)))
-        / (1 + mp.sqrt(x * (1 - x))) ** 2
-        if 0 < x < 1
-        else mp.mpf(0),
+        lambda x: (
+            -(mp.sqrt(x * (1 - x)) * (mp.mpf("0.5") / x - mp.mpf("0.5") / (1 - x)))
+            / (1 + mp.sqrt(x * (1 - x))) ** 2
+            if 0 < x < 1
+            else mp.mpf(0)
+        ),
     ),
     "arelu": (
         lambda x: x ** mp.mpf("1.5") if x > 0 else mp.mpf(0),

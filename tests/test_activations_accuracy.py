@@ -56,7 +56,11 @@ def _activation(name: str):
 def _grid(name: str, dtype: np.dtype) -> np.ndarray:
     info = np.finfo(dtype)
     if name == "sbaf":
-        parts = [np.linspace(0, 1, 401), np.geomspace(info.tiny, 0.5, 150), 1 - np.geomspace(info.eps, 0.5, 100)]
+        parts = [
+            np.linspace(0, 1, 401),
+            np.geomspace(info.tiny, 0.5, 150),
+            1 - np.geomspace(info.eps, 0.5, 100),
+        ]
     else:
         tail = np.geomspace(info.tiny, info.max / 4, 250)
         parts = [np.linspace(-40, 40, 641), tail, -tail, np.linspace(-800, 800, 161)]
@@ -84,7 +88,9 @@ def measured(name: str, dtype_name: str) -> dict[str, np.ndarray]:
         "x": xs,
         "value_ulp": np.where(checked & normal(ref), ulp_error(value, ref), 0.0),
         "slope_ulp": np.where(checked & normal(dref) & ~near_root, ulp_error(slope, dref), 0.0),
-        "slope_abs_near_root": np.abs(slope.astype(np.float64) - dref.astype(np.float64))[near_root],
+        "slope_abs_near_root": np.abs(slope.astype(np.float64) - dref.astype(np.float64))[
+            near_root
+        ],
     }
 
 
@@ -99,12 +105,21 @@ def test_value_within_stated_ulp_of_mpmath(name, dtype_name):
 @pytest.mark.parametrize("name", sorted(MAX_ULP))
 def test_derivative_within_stated_ulp_of_mpmath(name, dtype_name):
     m = measured(name, dtype_name)
-    assert m["slope_ulp"].max() <= MAX_ULP[name][dtype_name][1], f"{name}: {m['slope_ulp'].max()} ulp"
+    assert m["slope_ulp"].max() <= MAX_ULP[name][dtype_name][1], (
+        f"{name}: {m['slope_ulp'].max()} ulp"
+    )
     # Near a zero of the derivative: absolute error of a few machine epsilons.
     assert np.all(m["slope_abs_near_root"] <= 2 * np.finfo(dtype_name).eps)
 
 
-TAIL_POINTS = {"sigmoid": 600.0, "tanh": 300.0, "softplus": -600.0, "silu": -600.0, "mish": -300.0, "elu": -700.0}
+TAIL_POINTS = {
+    "sigmoid": 600.0,
+    "tanh": 300.0,
+    "softplus": -600.0,
+    "silu": -600.0,
+    "mish": -300.0,
+    "elu": -700.0,
+}
 
 
 @pytest.mark.parametrize("name", sorted(TAIL_POINTS))

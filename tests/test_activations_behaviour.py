@@ -53,7 +53,9 @@ def test_values_and_gradients_match_jax_nn_at_ordinary_points(name, x64):
     ours, theirs = A.get(name), MATCHES_JAX_NN[name]
     value_and_grad = lambda f: jax.jit(jax.value_and_grad(lambda v: jnp.sum(jnp.sin(f(v)))))  # noqa: E731
     np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(value_and_grad(ours)(x)[1], value_and_grad(theirs)(x)[1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        value_and_grad(ours)(x)[1], value_and_grad(theirs)(x)[1], rtol=1e-12, atol=1e-15
+    )
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
@@ -67,7 +69,9 @@ def test_second_order_gradients_match_finite_differences(name, x64):
     check_grads(jax.jit(A.get(name)), (jnp.asarray(SMOOTH_POINTS, jnp.float64),), order=2)
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "silu", "mish", "gelu", "elu", "softsign"])
+@pytest.mark.parametrize(
+    "name", ["sigmoid", "tanh", "softplus", "silu", "mish", "gelu", "elu", "softsign"]
+)
 def test_hessian_and_jacfwd_of_grad_agree(name, x64):
     act = A.get(name)
     x = jnp.float64(0.37)
@@ -76,7 +80,9 @@ def test_hessian_and_jacfwd_of_grad_agree(name, x64):
     np.testing.assert_allclose(jax.jit(jax.hessian(act))(x), second, rtol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hard_tanh", "hard_sigmoid", "prelu"])
+@pytest.mark.parametrize(
+    "name", ["relu", "leaky_relu", "relu6", "hard_tanh", "hard_sigmoid", "prelu"]
+)
 def test_second_derivative_of_piecewise_linear_is_zero(name):
     act = A.get(name)
     assert float(jax.hessian(act)(0.5)) == 0.0 and float(jax.hessian(act)(0.0)) == 0.0
@@ -115,7 +121,9 @@ def test_two_kink_functions_use_the_chosen_derivative_at_each_kink(name, kinks, 
 def test_elu_and_selu_derivative_at_zero_defaults_to_the_left_derivative():
     assert float(jax.grad(lambda x: A.elu(x, 2.0))(0.0)) == 2.0
     assert float(jax.grad(lambda x: A.elu(x, 2.0, grad_at_zero=1.5))(0.0)) == 1.5
-    np.testing.assert_allclose(float(jax.grad(A.selu)(0.0)), 1.0507009873554805 * 1.6732632423543772)
+    np.testing.assert_allclose(
+        float(jax.grad(A.selu)(0.0)), 1.0507009873554805 * 1.6732632423543772
+    )
 
 
 def test_arelu_with_unit_exponent_is_a_scaled_relu_with_a_kink():
@@ -214,7 +222,9 @@ def test_invalid_parameters_raise_value_error_naming_range_and_value(call, messa
 
 @pytest.mark.parametrize("name", A.names())
 def test_integer_input_raises_type_error(name):
-    with pytest.raises(TypeError, match=f"{name}: expected a floating-point array, got dtype int32"):
+    with pytest.raises(
+        TypeError, match=f"{name}: expected a floating-point array, got dtype int32"
+    ):
         A.get(name)(jnp.arange(3))
 
 

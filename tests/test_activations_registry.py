@@ -24,17 +24,24 @@ def test_every_name_is_exported_and_registered_with_its_function(name):
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown activation 'relu7'; valid names: identity, relu, "):
+    with pytest.raises(
+        ValueError, match=r"unknown activation 'relu7'; valid names: identity, relu, "
+    ):
         A.get("relu7")
 
 
 def test_unknown_parameter_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"leaky_relu: unknown parameter 'slope'; valid parameters: negative_slope, grad_at_zero"):
+    with pytest.raises(
+        ValueError,
+        match=r"leaky_relu: unknown parameter 'slope'; valid parameters: negative_slope, grad_at_zero",
+    ):
         A.get("leaky_relu", slope=0.1)
 
 
 def test_get_validates_values_when_called_not_when_used():
-    with pytest.raises(ValueError, match=r"relu: grad_at_zero must be finite and in \[0, 1\], got 2"):
+    with pytest.raises(
+        ValueError, match=r"relu: grad_at_zero must be finite and in \[0, 1\], got 2"
+    ):
         A.get("relu", grad_at_zero=2.0)
 
 
@@ -49,7 +56,9 @@ def test_get_binds_parameters():
 def test_gelu_approximate_flag_is_accepted_by_get(x64):
     # float64: in float32, jax.nn's 0.5 x (1 + tanh u) loses ~3 digits to cancellation at x = -3
     x = jnp.linspace(-3.0, 3.0, 7)
-    np.testing.assert_allclose(A.get("gelu", approximate=True)(x), jax.nn.gelu(x, approximate=True), rtol=1e-12)
+    np.testing.assert_allclose(
+        A.get("gelu", approximate=True)(x), jax.nn.gelu(x, approximate=True), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in DESIGN_NAMES if A.spec(n).piecewise_linear])
@@ -60,7 +69,9 @@ def test_pieces_reproduce_the_function_between_and_at_the_kinks(name):
     x = np.concatenate([np.linspace(-9, 9, 181), np.asarray(s.kinks)])
     index = np.searchsorted(np.asarray(s.kinks), x, side="left")  # number of kinks k < x
     slope, intercept = np.asarray(pieces).T
-    np.testing.assert_allclose(slope[index] * x + intercept[index], A.get(name)(jnp.asarray(x)), atol=1e-6)
+    np.testing.assert_allclose(
+        slope[index] * x + intercept[index], A.get(name)(jnp.asarray(x)), atol=1e-6
+    )
 
 
 def test_pieces_take_parameters_and_refuse_smooth_functions():
@@ -72,7 +83,9 @@ def test_pieces_take_parameters_and_refuse_smooth_functions():
 @pytest.mark.parametrize("name", DESIGN_NAMES)
 def test_output_range_and_monotonicity_hold_on_a_grid(name, x64):
     s = A.spec(name)
-    x = jnp.linspace(-30.0, 30.0, 6001) if name != "sbaf" else jnp.linspace(0.0, 1.0, 1001)  # float64: XLA's float32 tanh wiggles by an ulp
+    x = (
+        jnp.linspace(-30.0, 30.0, 6001) if name != "sbaf" else jnp.linspace(0.0, 1.0, 1001)
+    )  # float64: XLA's float32 tanh wiggles by an ulp
     act = A.get(name)
     y = np.asarray(act(x) if s.elementwise else act(x[None, :])[0])
     low, high = s.output_range

@@ -35,7 +35,6 @@ def _all_finite(dtype) -> np.ndarray:
 FLUSHED_BELOW = {"float16": 0.0, "bfloat16": float(np.finfo(np.float32).tiny)}
 
 
-
 @functools.cache
 def _value_and_slope(name: str):
     act = A.get(name)
@@ -62,14 +61,22 @@ def test_exhaustive_half_precision_is_finite_and_correctly_rounded(name, dtype_n
     for got, truth in ((value, true_value), (slope, true_slope)):
         got64, truth64 = got.astype(np.float64), truth.astype(np.float64)
         # a result just above tiny may round up from a flushed float32 intermediate
-        flushed = flushed_input | ((np.abs(truth64) < 2 * FLUSHED_BELOW[dtype_name]) & (truth64 != 0))
+        flushed = flushed_input | (
+            (np.abs(truth64) < 2 * FLUSHED_BELOW[dtype_name]) & (truth64 != 0)
+        )
         finite = np.isfinite(truth64) & ~flushed
-        assert np.all(np.isfinite(got64[finite])), f"non-finite where the truth is finite: {xs[finite & ~np.isfinite(got64)][:5]}"
+        assert np.all(np.isfinite(got64[finite])), (
+            f"non-finite where the truth is finite: {xs[finite & ~np.isfinite(got64)][:5]}"
+        )
         # Half precision computes in float32 and rounds once: within one half-precision ulp.
         with np.errstate(over="ignore"):
             spacing = np.spacing(np.abs(truth[finite])).astype(np.float64)
         bad = np.abs(got64[finite] - truth64[finite]) > spacing
-        assert not np.any(bad), (xs[finite][bad][:4], got64[finite][bad][:4], truth64[finite][bad][:4])
+        assert not np.any(bad), (
+            xs[finite][bad][:4],
+            got64[finite][bad][:4],
+            truth64[finite][bad][:4],
+        )
 
 
 finite_floats = {
@@ -125,6 +132,8 @@ def test_infinities_give_the_limits(name):
 
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_huge_and_tiny_inputs_are_finite(name):
-    xs = jnp.array([-1e30, -1e-30, 1e-30, 1e30] if name != "arelu" else [-1e30, -1e-30, 1e-30, 1e20])
+    xs = jnp.array(
+        [-1e30, -1e-30, 1e-30, 1e30] if name != "arelu" else [-1e30, -1e-30, 1e-30, 1e20]
+    )
     value, slope = _value_and_slope(name)(xs)
     assert np.all(np.isfinite(np.asarray(value))) and np.all(np.isfinite(np.asarray(slope)))

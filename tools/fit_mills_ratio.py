@@ -29,7 +29,9 @@ def chebyshev_coefficients(shift: float, terms: int) -> list[float]:
     nodes = [mp.cos(mp.pi * (k + mp.mpf(1) / 2) / terms) for k in range(terms)]
     values = [mills_ratio(a * (1 + s) / (1 - s)) * (a * (1 + s) / (1 - s) + a) for s in nodes]
     coefficients = [
-        2 * mp.fsum(v * mp.cos(mp.pi * j * (k + mp.mpf(1) / 2) / terms) for k, v in enumerate(values)) / terms
+        2
+        * mp.fsum(v * mp.cos(mp.pi * j * (k + mp.mpf(1) / 2) / terms) for k, v in enumerate(values))
+        / terms
         for j in range(terms)
     ]
     coefficients[0] /= 2

@@ -27,7 +27,8 @@ def _finite_or_zero(x: jax.Array) -> jax.Array:
 def _logistic(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(sigmoid(x), sigmoid(-x))``, each to a few ulp, from one ``exp(-|x|)``."""
     e = jnp.exp(-jnp.abs(x))
-    big, small = 1 / (1 + e), e / (1 + e)
+    big = 1 / (1 + e)
+    small = e * big
     positive = x >= 0
     return jnp.where(positive, big, small), jnp.where(positive, small, big)
 
@@ -53,7 +54,8 @@ def _sigmoid(x):
 def _sigmoid_jvp(primals, tangents):
     (x,), (x_dot,) = primals, tangents
     e = jnp.exp(-jnp.abs(x))
-    return _sigmoid(x), e / ((1 + e) * (1 + e)) * x_dot
+    r = 1 / (1 + e)  # shared with the value's computation after CSE: one exp, one division
+    return _sigmoid(x), (e * r) * r * x_dot
 
 
 @jax.custom_jvp

@@ -104,3 +104,15 @@ def test_kinks_are_sorted_and_only_kinked_functions_have_a_kink_keyword():
 def test_param_spec_states_its_interval():
     assert A.spec("elu").params["alpha"].interval() == "[0, inf)"
     assert A.spec("sbaf").params["alpha"].interval() == "[0, 1]"
+
+
+def test_activations_with_equal_parameters_are_equal_and_hash_alike():
+    a, b = A.get("leaky_relu", negative_slope=0.2), A.get("leaky_relu", negative_slope=0.2)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != A.get("leaky_relu", negative_slope=0.3) and a != A.get("relu")
+
+
+def test_activation_with_array_parameters_compares_by_identity():
+    slope = jnp.array([0.1, 0.2])
+    a, b = A.get("prelu", slope=slope), A.get("prelu", slope=slope)
+    assert a == a and a != b

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -22,6 +21,11 @@ def test_notebook_runs_without_error_and_is_stored_without_outputs(path, monkeyp
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
     monkeypatch.setenv("ACTLAB_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
     errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors

@@ -94,7 +94,11 @@ class ActivationSpec:
 
 @dataclass(frozen=True, eq=False)
 class Activation:
-    """An activation with its parameters bound: ``act(x) == act.fn(x, **act.params)``."""
+    """An activation with its parameters bound: ``act(x) == act.fn(x, **act.params)``.
+
+    Two activations with the same name and equal scalar parameters are equal and hash alike, so
+    ``jax.jit`` with the activation as a static argument compiles once per configuration.
+    """
 
     name: str
     fn: Callable[..., jax.Array]
@@ -102,6 +106,23 @@ class Activation:
 
     def __call__(self, x: jax.typing.ArrayLike) -> jax.Array:
         return self.fn(x, **self.params)
+
+    def _key(self) -> tuple | None:
+        """``(name, params)`` when every parameter is a Python scalar or tuple, else ``None``."""
+        items = tuple(sorted(self.params.items()))
+        if all(isinstance(v, int | float | bool | str | tuple | type(None)) for _, v in items):
+            return (self.name, items)
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Activation):
+            return NotImplemented
+        key = self._key()
+        return self is other or (key is not None and key == other._key())
+
+    def __hash__(self) -> int:
+        key = self._key()
+        return hash(key) if key is not None else id(self)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())

@@ -1,0 +1,186 @@
+"""Activations with learnable parameters, as Flax NNX modules.
+
+Each takes ``num_features`` (the width of the layer it follows) first and ``rngs`` as a keyword, so
+the class itself (or a ``functools.partial`` of it) can be passed to :class:`actlab.models.MLP` as
+``activation``; the MLP then builds one instance per hidden layer. A parameter is either shared by
+all units (shape ``()``) or one per unit (shape ``(num_features,)``), acting on the last axis.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.typing import ArrayLike
+
+from actlab import activations as A
+
+__all__ = ["LearnableELU", "PReLU", "Swish"]
+
+
+class _PerUnitParameter(nnx.Module):
+    """Shared machinery: one learnable parameter, shared or per unit, broadcast on the last axis."""
+
+    _parameter: str = "value"
+
+    def __init__(
+        self,
+        num_features: int | None,
+        *,
+        per_unit: bool,
+        init: float,
+        param_dtype: Any,
+    ) -> None:
+        cls = type(self).__name__
+        if not isinstance(init, numbers.Real) or not math.isfinite(init):
+            raise ValueError(f"{cls}: init must be a finite number, got {init!r}")
+        if per_unit:
+            if (
+                not isinstance(num_features, numbers.Integral)
+                or isinstance(num_features, bool)
+                or num_features <= 0
+            ):
+                raise ValueError(
+                    f"{cls}: per_unit=True needs num_features, a positive int; got {num_features!r}"
+                )
+            shape: tuple[int, ...] = (int(num_features),)
+        else:
+            shape = ()
+        self.num_features = None if num_features is None else int(num_features)
+        self.per_unit = bool(per_unit)
+        setattr(self, self._parameter, nnx.Param(jnp.full(shape, init, dtype=param_dtype)))
+
+    def _broadcast(self, x: jax.Array) -> jax.Array:
+        """The parameter shaped to broadcast against ``x`` without rank promotion."""
+        p = getattr(self, self._parameter)[...]
+        if not self.per_unit:
+            return p
+        if x.ndim == 0 or x.shape[-1] != p.shape[0]:
+            raise ValueError(
+                f"{type(self).__name__}: per-unit {self._parameter} has {p.shape[0]} entries, "
+                f"so the input's last axis must have that size; got input shape {x.shape}"
+            )
+        return jnp.reshape(p, (1,) * (x.ndim - 1) + p.shape)
+
+
+class PReLU(_PerUnitParameter):
+    r"""Parametric ReLU (He et al. 2015): ``x`` for ``x > 0``, else ``slope * x``, ``slope`` learnt.
+
+    Computed by :func:`actlab.activations.prelu`, so the derivative at ``x == 0`` follows its
+    convention.
+
+    Args:
+      num_features: width of the input's last axis; needed only when ``per_unit`` is true.
+      per_unit: one slope per unit (shape ``(num_features,)``) instead of one shared slope.
+      init: initial slope (He et al. use 0.25).
+      param_dtype: dtype of the slope.
+      rngs: accepted for the NNX constructor protocol; unused (the initial slope is a constant).
+
+    Example::
+
+        >>> act = PReLU(3, per_unit=True, init=0.1)
+        >>> act(jnp.array([[-1.0, 2.0, -3.0]]))
+        Array([[-0.1,  2. , -0.3]], dtype=float32)
+    """
+
+    _parameter = "slope"
+
+    def __init__(
+        self,
+        num_features: int | None = None,
+        *,
+        per_unit: bool = False,
+        init: float = 0.25,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        del rngs
+        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+
+    def __call__(self, x: ArrayLike) -> jax.Array:
+        x = jnp.asarray(x)
+        return A.prelu(x, self._broadcast(x))
+
+
+class LearnableELU(_PerUnitParameter):
+    r"""ELU with a learnt ``alpha``: ``x`` for ``x > 0``, else ``alpha (e^x - 1)``.
+
+    The saturation level ``-alpha`` for large negative inputs is learnt (the "parametric ELU"
+    family of Trottier et al. 2017, with the input scale fixed to 1). ``alpha`` is not constrained
+    (training may drive it below 0), so the formula is evaluated here rather than by
+    :func:`actlab.activations.elu`, which checks ``alpha >= 0``; for ``alpha >= 0`` the two agree,
+    including the derivative at ``x == 0`` (``alpha``, the left derivative).
+
+    Args:
+      num_features: width of the input's last axis; needed only when ``per_unit`` is true.
+      per_unit: one ``alpha`` per unit instead of one shared value.
+      init: initial ``alpha`` (1.0: the standard ELU).
+      param_dtype: dtype of ``alpha``.
+      rngs: accepted for the NNX constructor protocol; unused.
+
+    Example::
+
+        >>> act = LearnableELU(init=2.0)
+        >>> act(jnp.array([-1e9, 1.0]))
+        Array([-2.,  1.], dtype=float32)
+    """
+
+    _parameter = "alpha"
+
+    def __init__(
+        self,
+        num_features: int | None = None,
+        *,
+        per_unit: bool = False,
+        init: float = 1.0,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        del rngs
+        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+
+    def __call__(self, x: ArrayLike) -> jax.Array:
+        x = jnp.asarray(x)
+        alpha = self._broadcast(x)
+        return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+class Swish(_PerUnitParameter):
+    r"""Swish with a learnt ``beta`` (Ramachandran et al. 2017): ``x * sigmoid(beta * x)``.
+
+    ``beta = 1`` is SiLU; ``beta -> infinity`` approaches ReLU, ``beta = 0`` gives ``x / 2``.
+
+    Args:
+      num_features: width of the input's last axis; needed only when ``per_unit`` is true.
+      per_unit: one ``beta`` per unit instead of one shared value.
+      init: initial ``beta``.
+      param_dtype: dtype of ``beta``.
+      rngs: accepted for the NNX constructor protocol; unused.
+
+    Example::
+
+        >>> Swish(init=0.0)(jnp.array([2.0]))
+        Array([1.], dtype=float32)
+    """
+
+    _parameter = "beta"
+
+    def __init__(
+        self,
+        num_features: int | None = None,
+        *,
+        per_unit: bool = False,
+        init: float = 1.0,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ) -> None:
+        del rngs
+        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+
+    def __call__(self, x: ArrayLike) -> jax.Array:
+        x = jnp.asarray(x)
+        return x * A.sigmoid(self._broadcast(x) * x)

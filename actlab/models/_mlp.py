@@ -1,0 +1,215 @@
+"""The multilayer perceptron used throughout actlab, as a Flax NNX module."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.typing import ArrayLike
+
+from actlab import activations as A
+from actlab.models._init import Initializer, bias_init, kernel_init
+
+__all__ = ["MLP", "ActivationArg"]
+
+ActivationArg = str | Callable[[jax.Array], jax.Array] | nnx.Module | type | functools.partial
+"""What ``MLP(activation=...)`` accepts; see :class:`MLP`."""
+
+NORMS = (None, "batch", "layer")
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"MLP: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Registered:
+    """A registry activation with bound parameters, equal and hashable by value.
+
+    Stored on the module instead of the object ``actlab.activations.get`` returns, so that two
+    models built alike have equal graph definitions and share compiled code.
+    """
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return A.spec(self.name).fn(x, **dict(self.params))
+
+
+def _registered(activation: Any) -> _Registered | None:
+    """``activation`` as a :class:`_Registered` when it is a registry name or a ``get`` result."""
+    if isinstance(activation, str):
+        bound = A.get(activation)  # ValueError listing the valid names
+    elif isinstance(activation, A.Activation):
+        bound = activation
+    elif activation is A.identity:
+        bound = A.get("identity")
+    else:
+        return None
+    params = tuple(sorted(bound.params.items()))
+    try:
+        hash(params)
+    except TypeError:  # array-valued parameters: keep the callable as given
+        return None
+    return _Registered(bound.name, params)
+
+
+def _is_module_factory(activation: Any) -> bool:
+    """A Module subclass, or a ``functools.partial`` of one: built once per hidden layer."""
+    target = activation.func if isinstance(activation, functools.partial) else activation
+    return isinstance(target, type) and issubclass(target, nnx.Module)
+
+
+class MLP(nnx.Module):
+    r"""Fully connected network: ``widths`` hidden layers, then an affine read-out.
+
+    Each hidden layer computes ``dropout(act(norm(x @ W + b)))``; the read-out is ``h @ W + b``
+    with no activation (logits or regression outputs). Kernels ``W`` have shape ``(in, out)``.
+
+    Train and eval modes are the usual NNX ones: a new model is in training mode (dropout active,
+    batch norm uses batch statistics and updates its running averages); ``model.eval()`` switches
+    both off, ``model.train()`` back on.
+
+    Args:
+      in_features: input dimension.
+      widths: hidden-layer widths, outermost first; may be empty (a single affine map).
+      out_features: output dimension.
+      activation: a name in ``actlab.activations.names()``; a callable ``f(x) -> y`` (for example
+        ``actlab.activations.get("leaky_relu", negative_slope=0.2)``); a learnable activation class
+        such as :class:`PReLU`, or a ``functools.partial`` of one, built as
+        ``activation(width, rngs=rngs)`` for each hidden layer (own parameters per layer); or an
+        ``nnx.Module`` instance, shared by every hidden layer.
+      init: ``"he"``, ``"lecun"``, ``"orthogonal"``, ``"glorot"`` or an initializer
+        ``(key, shape, dtype) -> Array``, for every kernel (read-out included); see
+        :func:`actlab.models.kernel_init`.
+      sigma_w2: weight variance times fan-in (``W ~ N(0, sigma_w2 / fan_in)``); ``None`` for the
+        scheme's default (2 for He, 1 for LeCun and orthogonal).
+      sigma_b2: bias variance; biases are ``N(0, sigma_b2)`` (zeros by default).
+      norm: ``None``, ``"batch"`` (``nnx.BatchNorm``) or ``"layer"`` (``nnx.LayerNorm``), applied to
+        the pre-activations.
+      dropout: dropout rate after each activation, in ``[0, 1)``; 0 builds no dropout layers.
+      param_dtype: dtype of the parameters (float32, or float64 under ``jax.enable_x64``).
+      rngs: ``nnx.Rngs`` for the initial parameters and the dropout masks.
+
+    Example::
+
+        >>> model = MLP(2, [16, 16], 1, activation="tanh", init="lecun", rngs=nnx.Rngs(0))
+        >>> model(jnp.ones((5, 2))).shape
+        (5, 1)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        widths: Sequence[int],
+        out_features: int,
+        *,
+        activation: ActivationArg = "relu",
+        init: str | Initializer = "he",
+        sigma_w2: float | None = None,
+        sigma_b2: float = 0.0,
+        norm: str | None = None,
+        dropout: float = 0.0,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ) -> None:
+        in_features = _positive_int("in_features", in_features)
+        out_features = _positive_int("out_features", out_features)
+        if isinstance(widths, numbers.Integral | str):
+            raise ValueError(f"MLP: widths must be a sequence of positive ints, got {widths!r}")
+        widths = [_positive_int(f"widths[{i}]", w) for i, w in enumerate(widths)]
+        if norm not in NORMS:
+            raise ValueError(f"MLP: norm must be one of {NORMS}, got {norm!r}")
+        if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"MLP: dropout must be a rate in [0, 1), got {dropout!r}")
+        if not isinstance(rngs, nnx.Rngs):
+            raise TypeError(f"MLP: rngs must be an nnx.Rngs, got {type(rngs).__name__}")
+        w_init, b_init = kernel_init(init, sigma_w2), bias_init(sigma_b2)
+
+        self.in_features, self.out_features = in_features, out_features
+        self.widths = tuple(widths)
+        self.norm = norm
+        self.dropout_rate = float(dropout)
+        self.activation_name: str | None = None
+
+        dims = [in_features, *widths]
+        self.hidden = nnx.List(
+            [
+                nnx.Linear(
+                    d_in,
+                    d_out,
+                    kernel_init=w_init,
+                    bias_init=b_init,
+                    param_dtype=param_dtype,
+                    rngs=rngs,
+                )
+                for d_in, d_out in itertools.pairwise(dims)
+            ]
+        )
+        self.output = nnx.Linear(
+            dims[-1],
+            out_features,
+            kernel_init=w_init,
+            bias_init=b_init,
+            param_dtype=param_dtype,
+            rngs=rngs,
+        )
+        if norm == "batch":
+            self.norms = nnx.List(
+                [nnx.BatchNorm(w, param_dtype=param_dtype, rngs=rngs) for w in widths]
+            )
+        elif norm == "layer":
+            self.norms = nnx.List(
+                [nnx.LayerNorm(w, param_dtype=param_dtype, rngs=rngs) for w in widths]
+            )
+        else:
+            self.norms = None
+        self.dropouts = (
+            nnx.List([nnx.Dropout(dropout, rngs=rngs) for _ in widths]) if dropout > 0 else None
+        )
+
+        # activation: one module per layer, one shared module, or a fixed function
+        activations, shared = None, None
+        registered = _registered(activation)
+        if registered is not None:
+            shared = registered
+            self.activation_name = registered.name
+        elif _is_module_factory(activation):
+            activations = nnx.List([activation(w, rngs=rngs) for w in widths])
+        elif callable(activation):
+            shared = activation
+        else:
+            raise TypeError(
+                "MLP: activation must be a registry name, a callable, a learnable activation "
+                f"class (or partial) or an nnx.Module; got {type(activation).__name__}"
+            )
+        self.activations = activations
+        """One learnable activation module per hidden layer, or ``None``."""
+        self.activation = shared
+        """The activation shared by every hidden layer (function or module), or ``None``."""
+
+    def __call__(self, x: ArrayLike) -> jax.Array:
+        """Forward pass: ``x`` of shape ``(..., in_features)`` to ``(..., out_features)``."""
+        x = jnp.asarray(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"MLP: expected inputs of shape (..., {self.in_features}), got {x.shape}"
+            )
+        for i, layer in enumerate(self.hidden):
+            x = layer(x)
+            if self.norms is not None:
+                x = self.norms[i](x)
+            x = self.activations[i](x) if self.activations is not None else self.activation(x)
+            if self.dropouts is not None:
+                x = self.dropouts[i](x)
+        return self.output(x)

@@ -1,0 +1,249 @@
+r"""Exact number of activation regions met by a segment.
+
+On the segment :math:`x(t) = a + t (b - a)`, :math:`t \in [0, 1]`, every pre-activation is affine
+in ``t`` inside an activation region, and activation regions are convex, so each pattern is met
+in one interval: the count is the number of places where the pattern really changes, plus one.
+A unit whose pre-activation touches a kink and turns back changes nothing. Two exact methods find
+these places (they agree, and the tests check that they do):
+
+- ``"walk"`` (:mod:`actlab.regions._walk`, JAX): from region to region; at the start of a region
+  a forward-mode (JVP) pass gives every pre-activation's value and slope, hence the next kink
+  crossing; batched over segments with ``vmap`` + ``lax.while_loop``. Suits accelerators.
+- ``"refine"`` (:mod:`actlab.regions._refine`, NumPy): layer by layer, each layer's crossings
+  between the breakpoints found so far. Evaluates each layer once per breakpoint that exists
+  before it, about half the arithmetic of the walk, and vectorises well on a CPU.
+
+``method="auto"`` (the default) walks on an accelerator and refines on a CPU.
+
+Float64 throughout (JAX with ``jax.enable_x64`` enabled locally). Tolerance: a pre-activation
+:math:`v_i = h \cdot W_{:, i} + b_i` within ``rtol * (|h| |W_{:, i}| + |b_i|)`` of a kink (a bound
+on the dot product's rounding; ``rtol`` defaults to ``1e-11``; the refinement takes the largest
+column) counts as on the kink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._refine import refine
+from actlab.regions._validate import (
+    Layers,
+    check_layers,
+    check_point,
+    check_points,
+    check_positive,
+)
+from actlab.regions._walk import walk
+
+__all__ = ["count_line", "count_lines"]
+
+_MAX_STEPS = 10_000_000
+_CHUNK = 64  # segments refined together: bounds memory, keeps arrays in cache
+_METHODS = ("auto", "walk", "refine")
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, received {value!r}")
+    return value
+
+
+def _check_lengths(name_start: str, name_end: str, starts: np.ndarray, ends: np.ndarray) -> None:
+    if starts.shape != ends.shape:
+        raise ValueError(
+            f"{name_end}: expected the shape of {name_start} {starts.shape}, received shape "
+            f"{ends.shape}"
+        )
+    degenerate = np.flatnonzero(np.all(starts == ends, axis=1))
+    if degenerate.size:
+        raise ValueError(
+            f"{name_end}: expected each segment to have positive length, received a segment "
+            f"with {name_end} == {name_start} (index {degenerate[0]})"
+        )
+
+
+def _refine(layers, starts, ends, pwl, rtol, with_breaks):
+    counts, breaks = [], []
+    for first in range(0, starts.shape[0], _CHUNK):
+        chunk = slice(first, first + _CHUNK)
+        count, t, _ = refine(layers, starts[chunk], ends[chunk], pwl, rtol)
+        counts.append(count)
+        if with_breaks:  # each segment's points run from t = 0 to t = 1
+            breaks += [part[1:-1] for part in np.split(t, np.cumsum(count + 1)[:-1])]
+    return np.concatenate(counts), breaks
+
+
+def _walk(layers, starts, ends, pwl, rtol, lanes, max_steps, max_breaks):
+    with jax.enable_x64(True):
+        counts, breaks, finished = walk(
+            tuple((jnp.asarray(w), jnp.asarray(b)) for w, b in layers),
+            jnp.asarray(starts),
+            jnp.asarray(ends),
+            pwl=pwl,
+            rtol=rtol,
+            min_step=1e-15,
+            max_steps=max_steps,
+            lanes=min(lanes, starts.shape[0]),
+            max_breaks=max_breaks,
+        )
+        counts, breaks, finished = np.asarray(counts, np.int64), np.asarray(breaks), bool(finished)
+    if not finished:
+        raise RuntimeError(
+            f"the region walk needed more than max_steps={max_steps} loop iterations; pass a "
+            "larger max_steps"
+        )
+    return counts, [row[: count - 1] for row, count in zip(breaks, counts, strict=True)]
+
+
+def _count(
+    layers: Layers,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    pwl: PiecewiseLinear,
+    *,
+    method: str,
+    rtol: float,
+    lanes: int,
+    max_steps: int,
+    with_breaks: bool,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Counts ``(n,)`` and, if ``with_breaks``, each segment's breakpoints (else ``[]``)."""
+    if method == "auto":
+        method = "refine" if jax.default_backend() == "cpu" else "walk"
+    if method == "refine":
+        return _refine(layers, starts, ends, pwl, rtol, with_breaks)
+    counts, _ = _walk(layers, starts, ends, pwl, rtol, lanes, max_steps, 0)
+    if not with_breaks:
+        return counts, []
+    capacity = 1 << max(int(counts.max()) - 1, 1).bit_length()  # few sizes, few compiles
+    return _walk(layers, starts, ends, pwl, rtol, lanes, max_steps, capacity)
+
+
+def _default_lanes(segments: int) -> int:
+    return 256 if jax.default_backend() == "cpu" else segments
+
+
+def _check_method(method: object) -> str:
+    if method not in _METHODS:
+        raise ValueError(f"method: expected one of {_METHODS}, received {method!r}")
+    return method
+
+
+def count_lines(
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    *,
+    activation: str = "relu",
+    activation_params: Mapping[str, float] | None = None,
+    method: str = "auto",
+    rtol: float = 1e-11,
+    lanes: int | None = None,
+    max_steps: int = _MAX_STEPS,
+) -> np.ndarray:
+    r"""Exact number of activation regions met by each of many closed segments.
+
+    Segment ``i`` runs from ``starts[i]`` to ``ends[i]``; each is counted as in
+    :func:`count_line`. With ``method="walk"``, ``lanes`` segments are walked side by side
+    (``vmap``) in one ``lax.while_loop`` and a lane that finishes takes the next segment, so the
+    loop runs about (total regions) / ``lanes`` times.
+
+    Args:
+      layers: hidden layers ``[(W, b), ...]``, ``W`` of shape ``(in, out)``, ``y = x @ W + b``,
+        each followed by the activation.
+      starts: segment starts, shape ``(n, d)`` with ``d = W[0].shape[0]``.
+      ends: segment ends, shape ``(n, d)``, each different from its start.
+      activation: name of a piecewise-linear registry activation.
+      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      method: ``"walk"``, ``"refine"`` or ``"auto"`` (module docstring).
+      rtol: relative tolerance for "on a kink" (module docstring).
+      lanes: segments walked at once by ``"walk"``; default 256 on a CPU, all on an accelerator.
+      max_steps: most loop iterations of ``"walk"`` before a ``RuntimeError``.
+
+    Returns:
+      Region counts, int64 array of shape ``(n,)``, each ``>= 1``.
+
+    Example:
+      >>> layers = [(np.array([[1.0, 1.0]]), np.array([0.0, -0.5]))]  # relu(x), relu(x - 1/2)
+      >>> count_lines(layers, np.array([[-1.0], [0.2]]), np.array([[1.0], [0.4]])).tolist()
+      [3, 1]
+    """
+    checked = check_layers(layers)
+    pwl = resolve(activation, activation_params)
+    dim = checked[0][0].shape[0]
+    starts, ends = check_points("starts", starts, dim), check_points("ends", ends, dim)
+    _check_lengths("starts", "ends", starts, ends)
+    counts, _ = _count(
+        checked,
+        starts,
+        ends,
+        pwl,
+        method=_check_method(method),
+        rtol=check_positive("rtol", rtol),
+        lanes=_check_int("lanes", lanes if lanes is not None else _default_lanes(len(starts))),
+        max_steps=_check_int("max_steps", max_steps),
+        with_breaks=False,
+    )
+    return counts
+
+
+def count_line(
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    start: np.ndarray,
+    end: np.ndarray,
+    *,
+    activation: str = "relu",
+    activation_params: Mapping[str, float] | None = None,
+    return_breakpoints: bool = False,
+    method: str = "auto",
+    rtol: float = 1e-11,
+    max_steps: int = _MAX_STEPS,
+) -> int | tuple[int, np.ndarray]:
+    r"""Exact number of activation regions (with non-empty interior) met by a closed segment.
+
+    A region counts when the segment passes through its interior: a region touched only at an end
+    point or at a single point does not count, and a unit whose pre-activation touches a kink
+    without crossing it does not split a region.
+
+    Args:
+      layers: hidden layers ``[(W, b), ...]``, ``W`` of shape ``(in, out)``, ``y = x @ W + b``,
+        each followed by the activation.
+      start: segment start, shape ``(d,)`` with ``d = W[0].shape[0]``.
+      end: segment end, shape ``(d,)``, different from ``start``.
+      activation: name of a piecewise-linear registry activation.
+      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      return_breakpoints: also return where new regions begin.
+      method, rtol, max_steps: as in :func:`count_lines`.
+
+    Returns:
+      The count (an ``int``); with ``return_breakpoints``, ``(count, t)`` where ``t`` holds the
+      increasing parameters in ``(0, 1)`` at which a new region begins, float64 of shape
+      ``(count - 1,)`` (the points are ``start + t * (end - start)``).
+
+    Example:
+      >>> tent = [(np.array([[1.0, 1.0]]), np.array([0.0, -0.5]))]  # relu(x), relu(x - 1/2)
+      >>> count_line(tent, np.array([-1.0]), np.array([2.0]), return_breakpoints=True)
+      (3, array([0.33333333, 0.5       ]))
+    """
+    checked = check_layers(layers)
+    pwl = resolve(activation, activation_params)
+    dim = checked[0][0].shape[0]
+    starts, ends = check_point("start", start, dim)[None], check_point("end", end, dim)[None]
+    _check_lengths("start", "end", starts, ends)
+    counts, breaks = _count(
+        checked,
+        starts,
+        ends,
+        pwl,
+        method=_check_method(method),
+        rtol=check_positive("rtol", rtol),
+        lanes=1,
+        max_steps=_check_int("max_steps", max_steps),
+        with_breaks=bool(return_breakpoints),
+    )
+    return (int(counts[0]), breaks[0]) if return_breakpoints else int(counts[0])

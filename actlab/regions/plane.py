@@ -1,0 +1,217 @@
+r"""Exact partition of a box in a 2D slice of the input into activation regions.
+
+The slice is :math:`x(s, t) = o + s\,u + t\,v` (``origin`` ``o``, ``basis = (u, v)``); with a
+two-dimensional input and no basis it is the input plane itself. Every hidden unit is affine on
+each activation region of the layers before it, so the regions are convex polygons, found by
+cutting the box with each unit's kink lines, layer by layer (:mod:`actlab.regions._polygons`).
+
+Float64 throughout; a vertex within ``rtol`` (default ``1e-11``) times the rounding scale of a
+pre-activation counts as on its line, so lines through existing vertices, along existing edges,
+repeated lines and units that touch a kink without crossing add no regions. Areas sum to the box
+area up to rounding (relative error around ``1e-12``).
+
+*Activation regions* are the polygons: each has its own pattern (the piece index of every unit,
+e.g. on/off for ReLU). *Linear regions* merge neighbouring polygons on which the network computes
+the same affine map (:meth:`PlanePartition.linear_labels`); they can be fewer, e.g. a leaky ReLU
+with slope 1 is one linear region.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._linear import linear_labels
+from actlab.regions._polygons import partition
+from actlab.regions._validate import (
+    Layers,
+    check_box,
+    check_layers,
+    check_positive,
+    check_slice,
+)
+
+__all__ = ["PlanePartition", "count_plane", "partition_plane"]
+
+Bounds = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True, eq=False)
+class PlanePartition:
+    """The activation regions of a network in a box of a 2D slice.
+
+    Coordinates ``(s, t)`` are slice coordinates: the input point is
+    ``origin + s * basis[0] + t * basis[1]``.
+
+    Attributes:
+      vertices: ``(P, V, 2)`` float64, the vertices of each convex polygon counter-clockwise,
+        padded to a common length ``V`` with copies of the first vertex.
+      num_vertices: ``(P,)`` the number of vertices of each polygon.
+      patterns: ``(P, N)`` int8, the piece index of each of the ``N`` hidden units (layers
+        concatenated) on each polygon: for ReLU 1 where the unit is on (pre-activation ``> 0``).
+      maps: ``(P, 3, n_L)`` float64, the affine map of the last hidden layer's output on each
+        polygon: ``h = [s, t, 1] @ maps[p]``.
+      areas: ``(P,)`` float64, the polygons' areas in slice coordinates; they sum to the box area.
+      bounds: ``(2, 2)`` the box ``((s_lo, s_hi), (t_lo, t_hi))``.
+      origin: ``(d,)`` and basis: ``(2, d)``, the slice.
+    """
+
+    vertices: np.ndarray
+    num_vertices: np.ndarray
+    patterns: np.ndarray
+    maps: np.ndarray
+    areas: np.ndarray
+    bounds: np.ndarray
+    origin: np.ndarray
+    basis: np.ndarray
+    _layers: Layers
+    _activation: PiecewiseLinear
+
+    def __len__(self) -> int:
+        return len(self.num_vertices)
+
+    @property
+    def count(self) -> int:
+        """Number of activation regions (polygons)."""
+        return len(self)
+
+    def polygon(self, index: int) -> np.ndarray:
+        """Vertices of polygon ``index``, shape ``(num_vertices[index], 2)``."""
+        return self.vertices[index, : self.num_vertices[index]]
+
+    def polygons(self) -> list[np.ndarray]:
+        """All polygons as a list of ``(k, 2)`` vertex arrays (e.g. for a ``PolyCollection``)."""
+        return [self.polygon(i) for i in range(len(self))]
+
+    def centroids(self) -> np.ndarray:
+        """An interior point of each polygon (its vertex mean), shape ``(P, 2)``."""
+        valid = np.arange(self.vertices.shape[1]) < self.num_vertices[:, None]
+        return (self.vertices * valid[..., None]).sum(axis=1) / self.num_vertices[:, None]
+
+    def to_input(self, coords: np.ndarray) -> np.ndarray:
+        """Input points of slice coordinates ``coords`` ``(..., 2)``: shape ``(..., d)``."""
+        return self.origin + np.asarray(coords) @ self.basis
+
+    @functools.cached_property
+    def _linear(self) -> tuple[int, np.ndarray]:
+        return linear_labels(
+            self.vertices,
+            self.num_vertices,
+            self.patterns,
+            self.maps,
+            self.bounds,
+            self.to_input,
+            self._layers,
+            self._activation,
+        )
+
+    def linear_labels(self) -> np.ndarray:
+        """Linear region of each polygon, ``(P,)`` int: neighbouring polygons (sharing an edge)
+        with the same affine map ``maps`` (to a relative ``1e-9``) get the same label."""
+        return self._linear[1]
+
+    def count_linear(self) -> int:
+        """Number of linear regions: connected unions of polygons with the same affine map."""
+        return self._linear[0]
+
+
+def partition_plane(
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    bounds: Bounds = ((-1.0, 1.0), (-1.0, 1.0)),
+    origin: np.ndarray | None = None,
+    basis: np.ndarray | None = None,
+    activation: str = "relu",
+    activation_params: Mapping[str, float] | None = None,
+    rtol: float = 1e-11,
+) -> PlanePartition:
+    r"""Exact partition of a box of a 2D slice of the input into activation regions.
+
+    Args:
+      layers: hidden layers ``[(W, b), ...]``, ``W`` of shape ``(in, out)``, ``y = x @ W + b``,
+        each followed by the activation.
+      bounds: the box ``((s_lo, s_hi), (t_lo, t_hi))`` in slice coordinates, ``lo < hi``.
+      origin: ``(d,)`` a point of the slice (default: zero).
+      basis: ``(2, d)`` two independent directions spanning the slice; may be omitted when
+        ``d == 2`` (then the slice is the input plane). See :func:`slice_through` for the slice
+        through three data points.
+      activation: name of a piecewise-linear registry activation.
+      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      rtol: relative tolerance for "a vertex is on a line" (module docstring).
+
+    Returns:
+      A :class:`PlanePartition`: the polygons with their patterns, affine maps and areas.
+
+    Example:
+      >>> layers = [(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), np.array([0.0, 0.0, -1.0]))]
+      >>> part = partition_plane(layers, bounds=((-2, 3), (-2, 3)))  # x = 0, y = 0, x + y = 1
+      >>> part.count, float(part.areas.sum())
+      (7, 25.0)
+    """
+    checked = check_layers(layers)
+    pwl = resolve(activation, activation_params)
+    dim = checked[0][0].shape[0]
+    box = check_box("bounds", bounds, 2)
+    origin_array, basis_array = check_slice(origin, basis, dim)
+    rtol = check_positive("rtol", rtol)
+    vertices, count, patterns, maps = partition(checked, box, origin_array, basis_array, pwl, rtol)
+    following = np.roll(vertices, -1, axis=1)
+    areas = 0.5 * np.sum(
+        vertices[..., 0] * following[..., 1] - following[..., 0] * vertices[..., 1], axis=1
+    )
+    return PlanePartition(
+        vertices=vertices,
+        num_vertices=count,
+        patterns=patterns,
+        maps=maps,
+        areas=areas,
+        bounds=box,
+        origin=origin_array,
+        basis=basis_array,
+        _layers=checked,
+        _activation=pwl,
+    )
+
+
+def count_plane(
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    bounds: Bounds = ((-1.0, 1.0), (-1.0, 1.0)),
+    origin: np.ndarray | None = None,
+    basis: np.ndarray | None = None,
+    activation: str = "relu",
+    activation_params: Mapping[str, float] | None = None,
+    linear: bool = False,
+    rtol: float = 1e-11,
+) -> int:
+    """Exact number of activation regions (or, with ``linear=True``, linear regions) in a box.
+
+    Counts regions with non-empty interior in the box of the slice; arguments as in
+    :func:`partition_plane`.
+
+    Args:
+      linear: count linear regions instead: neighbouring regions with the same affine map merged
+        (:meth:`PlanePartition.count_linear`).
+
+    Returns:
+      The count, an ``int``.
+
+    Example:
+      >>> layers = [(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), np.array([0.0, 0.0, -1.0]))]
+      >>> count_plane(layers, bounds=((-2, 3), (-2, 3)))
+      7
+    """
+    part = partition_plane(
+        layers,
+        bounds=bounds,
+        origin=origin,
+        basis=basis,
+        activation=activation,
+        activation_params=activation_params,
+        rtol=rtol,
+    )
+    return part.count_linear() if linear else part.count

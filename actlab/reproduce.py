@@ -69,7 +69,7 @@ def reproduce(
                 result = experiments.get(key)(out_dir / key, quick=quick, seed=seed)
                 timings[key] = round(time.perf_counter() - start, 2)
                 write_json(done, {"config": config, "result": result})
-            sections.append({"key": key, **result})
+            sections.append({"key": key, "claim": experiments.claim(key), **result})
             bar.advance(task)
     meta = {
         "actlab": actlab.__version__,

@@ -115,8 +115,23 @@ def _mse(outputs: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
     return value, jnp.full((), jnp.nan, value.dtype)
 
 
+def _in_float32(
+    fn: Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]],
+) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+    """``fn`` on outputs cast to at least float32: a model computing in float16 or bfloat16
+    (mixed precision) gets its loss, and the loss's gradient, in float32."""
+
+    def wrapped(outputs: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return fn(outputs.astype(jnp.promote_types(outputs.dtype, jnp.float32)), y)
+
+    return wrapped
+
+
 def _loss_fn(loss: LossArg) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
-    """``f(outputs, y) -> (loss, accuracy)``; accuracy is NaN where it has no meaning."""
+    """``f(outputs, y) -> (loss, accuracy)``; accuracy is NaN where it has no meaning.
+
+    Half-precision outputs are cast to float32 first (see :func:`_in_float32`).
+    """
     table = {
         "softmax_cross_entropy": _softmax_cross_entropy,
         "sigmoid_binary_cross_entropy": _sigmoid_binary_cross_entropy,
@@ -125,7 +140,7 @@ def _loss_fn(loss: LossArg) -> Callable[[jax.Array, jax.Array], tuple[jax.Array,
     if isinstance(loss, str):
         if loss not in table:
             raise ValueError(f"loss must be one of {LOSSES} or a callable, got {loss!r}")
-        return table[loss]
+        return _in_float32(table[loss])
     if not callable(loss):
         raise TypeError(f"loss must be one of {LOSSES} or a callable, got {type(loss).__name__}")
 
@@ -135,7 +150,7 @@ def _loss_fn(loss: LossArg) -> Callable[[jax.Array, jax.Array], tuple[jax.Array,
             raise ValueError(f"a custom loss must return a scalar, got shape {value.shape}")
         return value, jnp.full((), jnp.nan, value.dtype)
 
-    return custom
+    return _in_float32(custom)
 
 
 def _has_accuracy(loss: LossArg) -> bool:
@@ -580,7 +595,9 @@ def fit(
         values shaped like the outputs for ``"mse"``.
       optimizer: any ``optax.GradientTransformation``.
       loss: ``"softmax_cross_entropy"``, ``"sigmoid_binary_cross_entropy"``, ``"mse"`` (mean over
-        all elements), or ``loss(outputs, y) -> scalar``.
+        all elements), or ``loss(outputs, y) -> scalar``. Outputs in float16 or bfloat16 (a
+        model computing in half precision, e.g. ``MLP(dtype=jnp.bfloat16)``) are cast to
+        float32 before the loss, as mixed-precision training does.
       steps: number of updates.
       key: ``int`` or ``jax.random`` key for shuffling; required when ``batch_size < n``.
       batch_size: examples per step; ``None`` (default) or ``n`` for full-batch training.

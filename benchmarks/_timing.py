@@ -1,17 +1,30 @@
-"""Shared benchmark plumbing: timing, environment facts, and the RESULTS.md log."""
+"""Shared benchmark plumbing: devices (JAX and optional PyTorch), environment facts, tables and
+the RESULTS.md log. The timing itself lives in :mod:`actlab.timing`."""
 
 from __future__ import annotations
 
 import datetime
+import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
+
+from actlab.timing import interleaved_medians, median_seconds  # re-exported for the scripts
+
+__all__ = [
+    "RESULTS",
+    "append_results",
+    "environment",
+    "interleaved_medians",
+    "markdown_table",
+    "median_seconds",
+    "select_device",
+    "torch_device",
+]
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
@@ -24,34 +37,44 @@ def select_device(kind: str) -> jax.Device:
         raise SystemExit(f"no {kind} device available to JAX (have: {jax.devices()})") from None
 
 
-def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``fn()`` (which must block until its result is ready) over ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def torch_device(kind: str) -> tuple[Any, Any, Callable[[Any], Any]] | None:
+    """``(torch, device, wait)`` for ``kind`` ('cpu' or 'gpu'), or None without a usable PyTorch.
 
+    ``wait(result)`` blocks until the device's queued work is done (a CUDA synchronisation; on
+    the CPU PyTorch runs synchronously). Matmuls use full float32 precision
+    (``torch.set_float32_matmul_precision("highest")``) unless the caller changes it.
 
-def interleaved_medians(fns: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
-    """Median time of each blocking callable, calls interleaved so drift affects all equally.
-
-    Each callable is called once untimed first (compilation, allocation).
+    Unless set already, ``OMP_WAIT_POLICY=PASSIVE`` is set before PyTorch is imported: its
+    OpenMP threads otherwise spin after every parallel region and starve JAX's threads running
+    in the same process (and any other load): on a loaded 2-core machine a small MLP step took
+    0.38 s instead of 7 ms.
     """
-    for fn in fns:
-        fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, bucket in zip(fns, times, strict=True):
-            start = time.perf_counter()
-            fn()
-            bucket.append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        import torch
+    except ImportError:
+        return None
+    if kind == "gpu":
+        if not torch.cuda.is_available():
+            return None
+        device = torch.device("cuda")
+
+        def wait(result: Any) -> Any:
+            torch.cuda.synchronize()
+            return result
+    else:
+        device = torch.device("cpu")
+
+        def wait(result: Any) -> Any:
+            return result
+
+    torch.set_float32_matmul_precision("highest")
+    return torch, device, wait
 
 
 def environment(device: jax.Device) -> dict[str, Any]:
-    """Device and library versions for the record."""
+    """Device and library versions for the record (PyTorch's too when it has been imported)."""
     import flax
     import numpy
     import optax
@@ -64,7 +87,9 @@ def environment(device: jax.Device) -> dict[str, Any]:
         "flax": flax.__version__,
         "optax": optax.__version__,
         "numpy": numpy.__version__,
+        **({"torch": sys.modules["torch"].__version__} if "torch" in sys.modules else {}),
         "date": datetime.date.today().isoformat(),
+        "load": f"{os.getloadavg()[0]:.1f} (1-min load average, {os.cpu_count()} CPUs)",
     }
 
 

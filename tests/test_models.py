@@ -333,3 +333,13 @@ def test_mlp_shares_a_learnable_activation_instance_across_layers():
     assert params["activation"]["alpha"][...].shape == ()  # one parameter for both layers
     shared.alpha[...] = jnp.array(0.0)  # ELU with alpha 0 is ReLU, in both layers at once
     np.testing.assert_allclose(model(X), _manual_forward(model, X, A.relu), rtol=1e-5, atol=1e-6)
+
+
+def test_dtype_computes_in_half_precision_with_float32_parameters():
+    model = MLP(3, [4], 2, dtype=jnp.bfloat16, norm="batch", rngs=nnx.Rngs(0))
+    assert model(X).dtype == jnp.bfloat16
+    assert {v.dtype for v in jax.tree.leaves(nnx.state(model, nnx.Param))} == {jnp.dtype("float32")}
+    reference = MLP(3, [4], 2, norm="batch", rngs=nnx.Rngs(0))  # the same weights, float32
+    np.testing.assert_allclose(model(X).astype(jnp.float32), reference(X), rtol=0.05, atol=0.05)
+    with pytest.raises(ValueError, match="dtype must be None or a floating dtype"):
+        MLP(3, [4], 2, dtype=jnp.int32, rngs=nnx.Rngs(0))

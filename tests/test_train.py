@@ -397,3 +397,18 @@ def test_bad_data_raise_naming_the_problem():
 def test_bad_ensemble_and_checkpoint_arguments_raise(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_half_precision_outputs_get_their_loss_in_float32():
+    model = MLP(2, [8], 1, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+    history = train.fit(model, QUAD.x, QUAD.y, optimizer=SGD, loss=BCE, steps=3, progress=False)
+    assert model(QUAD.x).dtype == jnp.bfloat16
+    assert {v.dtype for v in jax.tree.leaves(nnx.state(model, nnx.Param))} == {jnp.dtype("float32")}
+    value = train.evaluate(model, QUAD.x, QUAD.y, loss=BCE)["loss"]
+
+    def on_bfloat16_grid(v):
+        return float(jnp.asarray(v, jnp.bfloat16).astype(jnp.float32)) == float(v)
+
+    # a loss computed in bfloat16 would be a bfloat16 number; these carry float32 precision
+    assert not on_bfloat16_grid(value)
+    assert not all(on_bfloat16_grid(v) for v in history.loss)

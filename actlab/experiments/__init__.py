@@ -1,11 +1,12 @@
 """Experiments: one module per claim; each ``run(out_dir, *, quick=False, seed=0)`` writes its data
-(JSON) and figures (PNG and SVG) into ``out_dir`` and returns the data as a dict.
+(JSON) and figures (PNG and SVG) into ``out_dir`` and returns the data as a dict with ``title``,
+``summary`` (the reading of the result), ``figures``, ``table`` and ``claims`` (verdicts).
 
 Example::
 
     >>> from actlab import experiments
-    >>> experiments.names()
-    ('gallery', 'linear_vs_relu')
+    >>> experiments.names()[:2]
+    ('linear_vs_relu', 'vanishing_gradients')
     >>> result = experiments.get("linear_vs_relu")("out/linear_vs_relu", quick=True)
 """
 
@@ -14,13 +15,45 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from actlab.experiments import gallery, linear_vs_relu
+from actlab.experiments import (
+    dying_relu,
+    exploding_gradients,
+    gallery,
+    linear_vs_relu,
+    partitions,
+    regions_vs_depth,
+    relu_grad_at_zero,
+    relu_speed,
+    sparsity,
+    vanishing_gradients,
+)
 
-__all__ = ["gallery", "get", "linear_vs_relu", "names"]
+__all__ = ["CLAIMS", "claim", "get", "names"]
+
+CLAIMS: dict[str, str] = {
+    "linear_vs_relu": "Stacked linear layers collapse to one; a linear network cannot separate the "
+    "quadrant data, a 2-unit ReLU network can.",
+    "vanishing_gradients": "Sigmoid and tanh gradients vanish with depth (by at most 0.25 per "
+    "sigmoid layer); ReLU with He initialisation does not.",
+    "sparsity": "ReLU is sparse: about half its outputs are exact zeros; smooth activations are not.",
+    "dying_relu": "ReLU units die under large learning rates or negative biases; leaky ReLU, PReLU "
+    "and ELU avoid it.",
+    "exploding_gradients": "Gradients explode in the chaotic phase; clipping by global norm 5.0, "
+    "BatchNorm and a critical initialisation tame them.",
+    "relu_grad_at_zero": "The derivative chosen for ReLU at zero matters in low precision.",
+    "regions_vs_depth": "Depth multiplies linear regions in the best case (tent map, bounds) but not "
+    "at random initialisation.",
+    "partitions": "What the regions of a trained classifier look like, ReLU against leaky ReLU.",
+    "relu_speed": "Is ReLU faster? The measured cost of every activation on this machine.",
+    "gallery": "Every activation and its derivative, with its convention at the kinks.",
+}
+"""The claim each experiment measures, in report order."""
 
 
 def _table() -> dict[str, Callable[..., dict[str, Any]]]:
-    return {"linear_vs_relu": linear_vs_relu.run, "gallery": gallery.run}
+    modules = (linear_vs_relu, vanishing_gradients, sparsity, dying_relu, exploding_gradients,
+               relu_grad_at_zero, regions_vs_depth, partitions, relu_speed, gallery)  # fmt: skip
+    return {module.__name__.rsplit(".", 1)[1]: module.run for module in modules}
 
 
 def names() -> tuple[str, ...]:
@@ -34,3 +67,9 @@ def get(name: str) -> Callable[..., dict[str, Any]]:
     if name not in table:
         raise ValueError(f"unknown experiment {name!r}; available: {', '.join(table)}")
     return table[name]
+
+
+def claim(name: str) -> str:
+    """The claim experiment ``name`` measures (empty for an experiment without one)."""
+    get(name)
+    return CLAIMS.get(name, "")

@@ -99,6 +99,10 @@ class MLP(nnx.Module):
         the pre-activations.
       dropout: dropout rate after each activation, in ``[0, 1)``; 0 builds no dropout layers.
       param_dtype: dtype of the parameters (float32, or float64 under ``jax.enable_x64``).
+      dtype: computation dtype of the affine maps and normalisations (Flax's ``dtype``); ``None``
+        (default) infers it from the inputs and parameters. ``jnp.bfloat16`` or ``jnp.float16``
+        with float32 parameters is mixed precision: pre-activations, activations and outputs in
+        half precision, parameters (and their updates) in float32.
       rngs: ``nnx.Rngs`` for the initial parameters and the dropout masks.
 
     Example::
@@ -121,6 +125,7 @@ class MLP(nnx.Module):
         norm: str | None = None,
         dropout: float = 0.0,
         param_dtype: Any = jnp.float32,
+        dtype: Any = None,
         rngs: nnx.Rngs,
     ) -> None:
         in_features = _positive_int("in_features", in_features)
@@ -132,6 +137,8 @@ class MLP(nnx.Module):
             raise ValueError(f"MLP: norm must be one of {NORMS}, got {norm!r}")
         if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"MLP: dropout must be a rate in [0, 1), got {dropout!r}")
+        if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
+            raise ValueError(f"MLP: dtype must be None or a floating dtype, got {dtype!r}")
         if not isinstance(rngs, nnx.Rngs):
             raise TypeError(f"MLP: rngs must be an nnx.Rngs, got {type(rngs).__name__}")
         w_init, b_init = kernel_init(init, sigma_w2), bias_init(sigma_b2)
@@ -150,6 +157,7 @@ class MLP(nnx.Module):
                     d_out,
                     kernel_init=w_init,
                     bias_init=b_init,
+                    dtype=dtype,
                     param_dtype=param_dtype,
                     rngs=rngs,
                 )
@@ -161,16 +169,17 @@ class MLP(nnx.Module):
             out_features,
             kernel_init=w_init,
             bias_init=b_init,
+            dtype=dtype,
             param_dtype=param_dtype,
             rngs=rngs,
         )
         if norm == "batch":
             self.norms = nnx.List(
-                [nnx.BatchNorm(w, param_dtype=param_dtype, rngs=rngs) for w in widths]
+                [nnx.BatchNorm(w, dtype=dtype, param_dtype=param_dtype, rngs=rngs) for w in widths]
             )
         elif norm == "layer":
             self.norms = nnx.List(
-                [nnx.LayerNorm(w, param_dtype=param_dtype, rngs=rngs) for w in widths]
+                [nnx.LayerNorm(w, dtype=dtype, param_dtype=param_dtype, rngs=rngs) for w in widths]
             )
         else:
             self.norms = None

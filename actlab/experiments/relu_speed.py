@@ -130,14 +130,12 @@ def _smooth(names: tuple[str, ...]) -> list[str]:
 
 
 def _claims(cfg: Config, ratios: dict[str, dict]) -> dict[str, bool]:
-    others = [n for n in cfg.names if n != BASELINE]
+    # How close the memory-bound costs come to ReLU's depends on the machine's bandwidth against
+    # its exp throughput; the summary reports it, but it is a measurement, not a verdict.
     smooth = _smooth(cfg.names)
-    within = [n for n in others if ratios["memory"][n]["fwd"] <= 1 + cfg.within]
     mem = [ratios["memory"][n]["fwd"] for n in smooth]
     comp = [ratios["compute"][n]["fwd"] for n in smooth]
-    pct = round(100 * cfg.within)
     return {
-        f"memory_bound_most_within_{pct}pct_of_relu": 2 * len(within) > len(others),
         "compute_bound_every_smooth_activation_slower_than_relu": bool(smooth) and min(comp) > 1,
         "relu_advantage_larger_when_compute_bound": bool(smooth)
         and statistics.median(comp) > statistics.median(mem),

@@ -58,7 +58,6 @@ import dataclasses
 import functools
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -69,7 +68,7 @@ import optax
 from matplotlib.figure import Figure
 
 from actlab import data, plot
-from actlab.experiments import _ensembles
+from actlab.experiments import _ensembles, _setup
 from actlab.gradflow.units import ensemble_unit_stats, unit_stats
 from actlab.io import write_json
 from actlab.models import MLP, PReLU
@@ -623,14 +622,9 @@ def run(
       init and at the end, no-gradient fraction, test accuracy, loss curve, diverged seeds) and
       ``born_dead`` (per width: measured probabilities by depth and the formula).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a dying_relu.Config, got {type(cfg).__name__}")
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     _check(cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _setup.out_folder(out_dir)
 
     training = _train(cfg, seed)
     born = _born_dead(cfg, seed)

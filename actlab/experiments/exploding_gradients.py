@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,7 @@ import optax
 from matplotlib.figure import Figure
 
 from actlab import data, plot, train
-from actlab.experiments import _ensembles
+from actlab.experiments import _ensembles, _setup
 from actlab.gradflow import chi1, critical_sigma_w2
 from actlab.io import write_json
 from actlab.models import MLP
@@ -430,17 +429,12 @@ def run(
       curves (at ``steps``), per-layer gradient norms at the first and last step, final losses
       and accuracies; ``critical_sigma_w2`` and ``chi1``.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be an exploding_gradients.Config, got {type(cfg).__name__}")
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     if cfg.highlight_lr not in cfg.learning_rates:
         raise ValueError(
             f"Config.highlight_lr={cfg.highlight_lr} must be one of {cfg.learning_rates}"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
     claims = _claims(cfg, res)

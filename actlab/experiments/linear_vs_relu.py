@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -37,6 +36,7 @@ from flax import nnx
 from matplotlib.figure import Figure
 
 from actlab import data, plot, train
+from actlab.experiments import _setup
 from actlab.io import write_json
 from actlab.models import MLP, collapse_linear, hidden_layers
 
@@ -416,13 +416,8 @@ def run(
       activations with the largest gap between a trained linear network and its collapsed form,
       the ``xor`` accuracy table with the fewest units per margin, and ``claims`` (verdicts).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a linear_vs_relu.Config, got {type(cfg).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
+    out = _setup.out_folder(out_dir)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
 
     quadrants, quad_state = _quadrants(cfg, seed, tx)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -39,6 +38,7 @@ from matplotlib.figure import Figure
 
 from actlab import activations as A
 from actlab import data, plot, regions, train
+from actlab.experiments import _setup
 from actlab.io import write_json
 from actlab.models import MLP, hidden_layers, output_layer
 
@@ -294,14 +294,9 @@ def run(
       training accuracy, and the largest relative gap between the regions' total area and the
       box's.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a partitions.Config, got {type(cfg).__name__}")
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     cfg.check()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _setup.out_folder(out_dir)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
     ds = data.spirals(cfg.n, seed=seed, turns=cfg.turns)
     box = _box(ds.x)

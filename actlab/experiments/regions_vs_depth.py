@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -53,6 +52,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, StrMethodFormatter
 
 from actlab import data, plot, regions, train
+from actlab.experiments import _setup
 from actlab.io import write_json
 from actlab.models import MLP, hidden_layers
 
@@ -695,14 +695,9 @@ def run(
       (``"<width>x<depth>"``, exact integers); ``tent_map`` counts; and the log-log ``slopes`` of
       mean counts against the number of neurons.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a regions_vs_depth.Config, got {type(cfg).__name__}")
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     cfg.check()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _setup.out_folder(out_dir)
     rng = np.random.default_rng(seed)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
 

@@ -31,7 +31,6 @@ import dataclasses
 import math
 import os
 import statistics
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -41,6 +40,7 @@ from matplotlib.ticker import FuncFormatter
 
 from actlab import activations as A
 from actlab import plot
+from actlab.experiments import _setup
 from actlab.io import write_json
 from actlab.timing import PASSES, Setting, activation_costs, ratios_to
 
@@ -254,14 +254,9 @@ def run(
       "fwd ns/elem": ns, "fwd+bwd ns/elem": ns}}}``, seconds per call) and ``ratios``
       (``{setting: {name: {"fwd": r, "fwd+bwd": r}}}``, time over ReLU's time).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a relu_speed.Config, got {type(cfg).__name__}")
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     cfg.check()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _setup.out_folder(out_dir)
 
     functions = {name: A.get(name) for name in cfg.names}
     costs, ratios = {}, {}

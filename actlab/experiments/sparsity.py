@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ import optax
 from matplotlib.figure import Figure
 
 from actlab import data, plot, train
-from actlab.experiments import _ensembles
+from actlab.experiments import _ensembles, _setup
 from actlab.gradflow.units import ensemble_unit_stats
 from actlab.io import write_json
 from actlab.models import MLP
@@ -272,13 +271,8 @@ def run(
       of exactly-zero and near-zero outputs and of dead units, at init and after training
       (seed means), the final training loss and the test accuracy.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a sparsity.Config, got {type(cfg).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
+    out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
     claims = _claims(res)

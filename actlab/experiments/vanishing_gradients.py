@@ -48,7 +48,6 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -57,6 +56,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from actlab import plot
+from actlab.experiments import _setup
 from actlab.gradflow import (
     DivergenceError,
     MeanField,
@@ -604,13 +604,8 @@ def run(
       depth, per-layer rates, ``||delta^l||`` and ``q^l`` at the deepest depth) and ``sweep``
       (groups computed in this call and loaded from disk).
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-    cfg = config if config is not None else (Config.quick() if quick else Config.full())
-    if not isinstance(cfg, Config):
-        raise TypeError(f"config must be a vanishing_gradients.Config, got {type(cfg).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
+    out = _setup.out_folder(out_dir)
 
     results = sweep(cfg, out / "sweep", seed=seed)
     data = {k: v.astype(np.float64) for k, v in collect(cfg, results).items()}

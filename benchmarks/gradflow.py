@@ -10,6 +10,9 @@ from a cold start, compilation included (a sweep is run once):
 - sweep: ``vanishing_gradients.sweep``: activation (``lax.switch`` by index) and depth (layers
   beyond it are the exact identity) batched, one compiled program per seed (the seed's weights
   drawn once for its 350 cells), sharded over the chosen device, written to disk per seed;
+- sweep, all devices: the same sharded over every local device of the platform: on CPU,
+  ``--cpu-devices`` host devices (one per core by default), so that both cores of a 2-core
+  machine compute (one XLA CPU device runs a program on one core);
 - sweep, rerun: the finished sweep run again: everything is read from disk;
 - loop, jit per config: ``jax.jit(reference_cell(cfg, activation, depth))`` compiled for each
   (activation, depth), then a Python loop over the seeds; only ``depth`` layers are drawn and
@@ -37,6 +40,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -77,10 +81,10 @@ def configs(cfg: vg.Config) -> list[tuple[int, int]]:
     return [(a, d) for d in cfg.depths for a in range(len(cfg.activations))]
 
 
-def timed_sweep(cfg: vg.Config, out_dir: Path, device) -> tuple[dict, dict]:
+def timed_sweep(cfg: vg.Config, out_dir: Path, devices: list) -> tuple[dict, dict]:
     """The experiment's sweep into ``out_dir``: timing and values per (activation, depth)."""
     start, cpu = time.perf_counter(), time.process_time()
-    results = vg.sweep(cfg, out_dir, devices=[device])
+    results = vg.sweep(cfg, out_dir, devices=devices)
     data = vg.collect(cfg, results)
     total, cpu = time.perf_counter() - start, time.process_time() - cpu
     groups = json.loads((out_dir / "index.json").read_text())["groups"]
@@ -90,6 +94,7 @@ def timed_sweep(cfg: vg.Config, out_dir: Path, device) -> tuple[dict, dict]:
         "cpu": cpu,
         "compile": sum(g["compile_seconds"] or 0.0 for g in computed),
         "compiles": len(computed),
+        "devices": len(devices),
     }
     values = {}
     for a, d in configs(cfg):
@@ -145,8 +150,12 @@ def max_rel_diff(values: dict, reference: dict) -> float:
 def bench(args, device, tmp: Path) -> list[dict]:
     """Every mode once, in the order sweep, loops, rerun; rows compare each with the jit loop."""
     cfg = make_config(args)
-    runs: list[tuple[str, dict, dict]] = [("sweep", *timed_sweep(cfg, tmp / "sweep", device))]
+    runs: list[tuple[str, dict, dict]] = [("sweep", *timed_sweep(cfg, tmp / "sweep", [device]))]
     print("sweep done", json.dumps(runs[-1][1]), flush=True)
+    local = jax.local_devices(backend=device.platform)
+    if len(local) > 1:
+        runs.append(("sweep, all devices", *timed_sweep(cfg, tmp / "sharded", local)))
+        print("sharded sweep done", json.dumps(runs[-1][1]), flush=True)
     if "jit" in args.loops:
         runs.append(("loop, jit per config", *loop(cfg, device, jit=True)))
         print("jit loop done", json.dumps(runs[-1][1]), flush=True)
@@ -154,7 +163,7 @@ def bench(args, device, tmp: Path) -> list[dict]:
         mode = "loop, eager" + (" (estimated)" if args.eager_every > 1 else "")
         runs.append((mode, *loop(cfg, device, jit=False, every=args.eager_every)))
         print("eager loop done", json.dumps(runs[-1][1]), flush=True)
-    runs.append(("sweep, rerun (all loaded)", *timed_sweep(cfg, tmp / "sweep", device)))
+    runs.append(("sweep, rerun (all loaded)", *timed_sweep(cfg, tmp / "sweep", [device])))
     reference = next((v for m, _, v in runs if m == "loop, jit per config"), runs[0][2])
     rows = []
     for mode, timing, values in runs:
@@ -162,6 +171,7 @@ def bench(args, device, tmp: Path) -> list[dict]:
         rows.append(
             {
                 "mode": mode,
+                "devices": timing.get("devices", 1),
                 "configs timed": timing.get("measured", "all"),
                 "compiles": timing["compiles"],
                 "total s": round(timing["total"], 2),
@@ -187,12 +197,18 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--loops", nargs="*", default=["jit", "eager"], choices=["eager", "jit"])
     parser.add_argument("--eager-every", type=int, default=50,
                         help="time the eager loop on every K-th configuration and scale")  # fmt: skip
+    parser.add_argument("--cpu-devices", type=int, default=os.cpu_count() or 1,
+                        help="CPU devices for the sharded sweep (XLA host devices; one per core "
+                        "by default); 1 to skip it")  # fmt: skip
     parser.add_argument("--x64", action="store_true",
                         help="compute in float64 (then the sweep equals the loop to ~1e-14)")  # fmt: skip
     parser.add_argument("--json", help="write environment and rows to this JSON file")
     args = parser.parse_args(argv)
     if args.x64:
         jax.config.update("jax_enable_x64", True)
+    if args.device == "cpu" and args.cpu_devices > 1:  # before JAX starts its CPU backend
+        flag = f"--xla_force_host_platform_device_count={args.cpu_devices}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
     if args.eager_every < 1:
         parser.error(f"--eager-every must be >= 1, got {args.eager_every}")
     device = select_device(args.device)

@@ -27,9 +27,12 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from actlab.checks import integer, message, number, prng_key
+
 __all__ = [
     "Dataset",
     "blobs",
+    "bounding_box",
     "circles",
     "digits",
     "load",
@@ -63,38 +66,37 @@ class Dataset(NamedTuple):
 
 def _rng(seed: Seed) -> np.random.Generator:
     """A NumPy generator from an ``int >= 0`` or a ``jax.random`` key (typed or raw uint32)."""
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be an int >= 0 or a jax.random key, got {seed}")
-        return np.random.default_rng(int(seed))
-    if isinstance(seed, jax.Array):
-        bits = seed
-        if jax.dtypes.issubdtype(seed.dtype, jax.dtypes.prng_key):
-            bits = jax.random.key_data(seed)
-        if bits.dtype == np.uint32 and bits.ndim == 1:
-            return np.random.default_rng(np.asarray(bits, dtype=np.uint64).tolist())
-    raise ValueError(
-        f"seed must be an int >= 0 or a single jax.random key, got {type(seed).__name__} "
-        f"{getattr(seed, 'shape', '')}".rstrip()
-    )
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.default_rng(int(seed))  # an int seeds NumPy directly
+    bits = jax.random.key_data(prng_key(seed, "seed"))
+    return np.random.default_rng(np.asarray(bits, dtype=np.uint64).tolist())
 
 
 def _count(name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return integer(value, name, minimum=1)
 
 
 def _nonnegative(name: str, value: Any) -> float:
-    if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return number(value, name, low=0.0)
 
 
-def _finite(name: str, value: Any) -> float:
-    if not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+def _positive(name: str, value: Any) -> float:
+    return number(value, name, low=0.0, low_open=True)
+
+
+def bounding_box(x: np.ndarray, *, margin: float = 0.1, decimals: int = 1) -> np.ndarray:
+    """The box around points ``x`` ``(n, d)``, widened by ``margin`` of its size on every side and
+    rounded to ``decimals``: ``(d, 2)`` rows ``(lo, hi)``, as the region counters take it.
+
+    Example::
+
+        >>> bounding_box(np.array([[0.0, 0.0], [1.0, 2.0]])).tolist()
+        [[-0.1, 1.1], [-0.2, 2.2]]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    low, high = x.min(axis=0), x.max(axis=0)
+    pad = _nonnegative("margin", margin) * (high - low)
+    return np.round(np.stack([low - pad, high + pad], axis=1), decimals)
 
 
 def _dataset(x: np.ndarray, y: np.ndarray) -> Dataset:
@@ -119,7 +121,14 @@ def _rejection_sample(
         total += len(batch)
         if total >= n:
             return np.concatenate(kept)[:n]
-    raise ValueError(f"{what}: the margin leaves too little of the square [-1, 1]^2 to sample")
+    raise ValueError(
+        message(
+            "margin",
+            "a margin that leaves room in the square [-1, 1]^2",
+            "one that does not",
+            where=what,
+        )
+    )
 
 
 def _rotation(theta: float) -> np.ndarray:
@@ -167,13 +176,10 @@ def quadrants(
         >>> bool((in_quadrant == (ds.y == 1)).all())
         True
     """
-    n = _count("n", n)
-    margin, noise = _nonnegative("margin", margin), _nonnegative("noise", noise)
-    rotation, angle = _finite("rotation", rotation), _finite("angle", angle)
-    if margin >= 1.0:
-        raise ValueError(f"margin must be in [0, 1), got {margin}")
-    if not 0.0 < angle < math.pi:
-        raise ValueError(f"angle must be in (0, pi), got {angle}")
+    n, noise = _count("n", n), _nonnegative("noise", noise)
+    margin = number(margin, "margin", low=0.0, high=1.0, high_open=True)
+    rotation = number(rotation, "rotation")
+    angle = number(angle, "angle", low=0.0, high=math.pi, low_open=True, high_open=True)
     rng = _rng(seed)
     edges = np.array([[math.cos(t), math.sin(t)] for t in (rotation, rotation + angle)])
 
@@ -211,10 +217,8 @@ def xor(n: int = 200, *, seed: Seed = 0, margin: float = 0.0, noise: float = 0.0
       ``Dataset`` with ``x`` of shape ``(n, 2)`` float32 and ``y`` of shape ``(n,)`` int32 in
       ``{0, 1}``.
     """
-    n = _count("n", n)
-    margin, noise = _nonnegative("margin", margin), _nonnegative("noise", noise)
-    if margin >= 1.0:
-        raise ValueError(f"margin must be in [0, 1), got {margin}")
+    n, noise = _count("n", n), _nonnegative("noise", noise)
+    margin = number(margin, "margin", low=0.0, high=1.0, high_open=True)
     rng = _rng(seed)
     x = _rejection_sample(n, rng, lambda p: np.abs(p).min(axis=1) >= margin, "xor")
     y = (x[:, 0] * x[:, 1] > 0).astype(np.int32)
@@ -268,9 +272,8 @@ def circles(n: int = 200, *, seed: Seed = 0, noise: float = 0.05, factor: float 
       ``Dataset`` with ``x`` (n, 2) float32 and ``y`` (n,) int32 in ``{0, 1}``.
     """
     n = _count("n", n)
-    noise, factor = _nonnegative("noise", noise), _finite("factor", factor)
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"factor must be in (0, 1), got {factor}")
+    noise = _nonnegative("noise", noise)
+    factor = number(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
     rng = _rng(seed)
     n0, n1 = _split_counts(n, 2)
     t = rng.uniform(0.0, 2 * math.pi, n)
@@ -300,12 +303,8 @@ def spirals(
     Returns:
       ``Dataset`` with ``x`` (n, 2) float32 and ``y`` (n,) int32 in ``[0, classes)``.
     """
-    n, classes = _count("n", n), _count("classes", classes)
-    turns, noise = _finite("turns", turns), _nonnegative("noise", noise)
-    if classes < 2:
-        raise ValueError(f"classes must be >= 2, got {classes}")
-    if turns <= 0:
-        raise ValueError(f"turns must be > 0, got {turns}")
+    n, classes = _count("n", n), integer(classes, "classes", minimum=2)
+    turns, noise = _positive("turns", turns), _nonnegative("noise", noise)
     rng = _rng(seed)
     counts = _split_counts(n, classes)
     y = np.repeat(np.arange(classes), counts)
@@ -341,11 +340,7 @@ def blobs(
       ``Dataset`` with ``x`` (n, d) float32 and ``y`` (n,) int32 in ``[0, k)``.
     """
     n = _count("n", n)
-    std, box = _finite("std", std), _finite("box", box)
-    if std <= 0:
-        raise ValueError(f"std must be > 0, got {std}")
-    if box <= 0:
-        raise ValueError(f"box must be > 0, got {box}")
+    std, box = _positive("std", std), _positive("box", box)
     rng = _rng(seed)
     if isinstance(centers, numbers.Integral) and not isinstance(centers, bool):
         k, dim = _count("centers", centers), _count("dim", dim)
@@ -354,9 +349,9 @@ def blobs(
         means = np.asarray(centers, dtype=np.float64)
         if means.ndim != 2 or means.shape[0] == 0 or not np.isfinite(means).all():
             raise ValueError(
-                "centers must be a positive int or a finite array of shape (k, d), got "
-                f"shape {means.shape}"
-            )
+                message("centers", "an int >= 1 or a finite array of shape (k, d)",
+                        f"shape {means.shape}")
+            )  # fmt: skip
         k = means.shape[0]
     y = np.repeat(np.arange(k), _split_counts(n, k))
     x = means[y] + std * rng.standard_normal((n, means.shape[1]))
@@ -374,7 +369,7 @@ def teacher_student(
     in_features: int = 2,
     widths: Sequence[int] = (16,),
     out_features: int = 1,
-    activation: str = "relu",
+    activation: Any = "relu",
     sigma_w2: float = 2.0,
     sigma_b2: float = 0.0,
     noise: float = 0.0,
@@ -392,7 +387,7 @@ def teacher_student(
       in_features: input dimension ``d``.
       widths: hidden widths of the teacher (may be empty: a linear teacher).
       out_features: target dimension ``k``.
-      activation: name in ``actlab.activations.names()``.
+      activation: the hidden layers' activation (see :func:`actlab.activations.resolve`).
       sigma_w2: weight variance times fan-in of the hidden layers, ``> 0``.
       sigma_b2: bias variance of the hidden layers, ``>= 0``.
       noise: standard deviation of the Gaussian noise added to the targets.
@@ -400,29 +395,25 @@ def teacher_student(
     Returns:
       ``Dataset`` with ``x`` (n, d) float32 and ``y`` (n, k) float32.
     """
-    from actlab import activations  # here, to keep ``import actlab.data`` light
+    from actlab.models import forward  # here, to keep ``import actlab.data`` light
 
     n, in_features = _count("n", n), _count("in_features", in_features)
     out_features = _count("out_features", out_features)
-    widths = [_count("widths[i]", w) for w in widths]
-    sigma_w2, sigma_b2 = _finite("sigma_w2", sigma_w2), _nonnegative("sigma_b2", sigma_b2)
+    widths = [_count(f"widths[{i}]", w) for i, w in enumerate(widths)]
+    sigma_w2, sigma_b2 = _positive("sigma_w2", sigma_w2), _nonnegative("sigma_b2", sigma_b2)
     noise = _nonnegative("noise", noise)
-    if sigma_w2 <= 0:
-        raise ValueError(f"sigma_w2 must be > 0, got {sigma_w2}")
-    if not isinstance(activation, str):
-        raise ValueError(f"activation must be a registry name (str), got {activation!r}")
-    act = activations.get(activation)
     rng = _rng(seed)
     x = rng.standard_normal((n, in_features))
-    h = x
-    fan_in = in_features
+    hidden, fan_in = [], in_features
     for width in widths:
         w = rng.standard_normal((fan_in, width)) * math.sqrt(sigma_w2 / fan_in)
         b = rng.standard_normal(width) * math.sqrt(sigma_b2)
-        h = np.asarray(act(np.asarray(h @ w + b, dtype=np.float32)), dtype=np.float64)
+        hidden.append((w.astype(np.float32), b.astype(np.float32)))
         fan_in = width
     w_out = rng.standard_normal((fan_in, out_features)) / math.sqrt(fan_in)
-    y = h @ w_out + noise * rng.standard_normal((n, out_features))
+    readout = (w_out.astype(np.float32), np.zeros(out_features, np.float32))
+    teacher = forward(hidden, x.astype(np.float32), activation=activation, readout=readout)
+    y = np.asarray(teacher.output, np.float64) + noise * rng.standard_normal((n, out_features))
     return _dataset(x, y.astype(np.float32))
 
 
@@ -445,9 +436,9 @@ def train_test_split(
     Returns:
       ``(train, test)``, each a ``Dataset`` with the input's dtypes.
     """
-    test_fraction = _finite("test_fraction", test_fraction)
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    test_fraction = number(
+        test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True
+    )
     rng = _rng(seed)
     n = len(dataset.x)
     if np.issubdtype(dataset.y.dtype, np.integer):
@@ -459,7 +450,10 @@ def train_test_split(
     else:
         test_idx = np.sort(rng.permutation(n)[: round(test_fraction * n)])
     if len(test_idx) in (0, n):
-        raise ValueError(f"test_fraction={test_fraction} leaves an empty part of {n} points")
+        raise ValueError(
+            message("test_fraction", f"a fraction leaving both parts of the {n} points non-empty",
+                    str(test_fraction))
+        )  # fmt: skip
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     return (
@@ -519,5 +513,5 @@ def load(name: str, **kwargs: Any) -> Dataset | tuple[Dataset, Dataset]:
     """
     table = _generators()
     if name not in table:
-        raise ValueError(f"unknown data set {name!r}; available: {', '.join(sorted(table))}")
+        raise ValueError(message("name", f"one of {', '.join(sorted(table))}", repr(name)))
     return table[name](**kwargs)

@@ -172,36 +172,47 @@ def test_train_test_split_for_regression_targets():
 
 def test_load_lists_names_and_rejects_unknown_ones():
     assert set(data.names()) == {*SMALL, "digits"}
-    with pytest.raises(ValueError, match=r"unknown data set 'mnist'.*quadrants"):
+    with pytest.raises(ValueError, match=r"name: expected one of blobs, .*quadrants.*, received 'mnist'"):
         data.load("mnist")
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: data.quadrants(0), "n must be a positive int"),
-        (lambda: data.xor(-3), "n must be a positive int"),
-        (lambda: data.moons(2.5), "n must be a positive int"),
-        (lambda: data.circles(True), "n must be a positive int"),
-        (lambda: data.quadrants(10, noise=-0.1), "noise must be a finite number >= 0"),
-        (lambda: data.xor(10, noise=float("nan")), "noise must be a finite number >= 0"),
-        (lambda: data.quadrants(10, margin=1.0), r"margin must be in \[0, 1\)"),
-        (lambda: data.xor(10, margin=-0.1), "margin must be a finite number >= 0"),
-        (lambda: data.quadrants(10, angle=math.pi), r"angle must be in \(0, pi\)"),
-        (lambda: data.quadrants(10, seed=-1), "seed must be an int >= 0"),
-        (lambda: data.quadrants(10, seed="zero"), "seed must be an int >= 0 or a single"),
-        (lambda: data.circles(10, factor=1.5), r"factor must be in \(0, 1\)"),
-        (lambda: data.spirals(10, classes=1), "classes must be >= 2"),
-        (lambda: data.spirals(10, turns=0), "turns must be > 0"),
-        (lambda: data.blobs(10, std=0), "std must be > 0"),
-        (lambda: data.blobs(10, centers=np.zeros(3)), r"centers must be .* shape \(k, d\)"),
-        (lambda: data.blobs(10, centers=0), "centers must be a positive int"),
-        (lambda: data.teacher_student(10, sigma_w2=0), "sigma_w2 must be > 0"),
-        (lambda: data.teacher_student(10, widths=(4, 0)), r"widths\[i\] must be a positive"),
-        (lambda: data.teacher_student(10, activation="swishy"), "unknown activation"),
-        (lambda: data.digits(test_fraction=1.0), r"test_fraction must be in \(0, 1\)"),
+        (lambda: data.quadrants(0), "n: expected an int >= 1, received 0"),
+        (lambda: data.xor(-3), "n: expected an int >= 1, received -3"),
+        (lambda: data.quadrants(10, noise=-0.1), "noise: expected a finite number >= 0, received -0.1"),
+        (lambda: data.xor(10, noise=float("nan")), "noise: expected a finite number >= 0, received nan"),
+        (lambda: data.quadrants(10, margin=1.0), r"margin: expected a finite number in \[0, 1\), received 1.0"),
+        (lambda: data.xor(10, margin=-0.1), r"margin: expected a finite number in \[0, 1\), received -0.1"),
+        (lambda: data.quadrants(10, angle=math.pi), r"angle: expected a finite number in \(0, 3.14159\)"),
+        (lambda: data.quadrants(10, seed=-1), "seed: expected an int >= 0 or a single jax.random key, received -1"),
+        (lambda: data.quadrants(10, seed="zero"), "seed: expected an int >= 0 or a single jax.random key, received 'zero'"),
+        (lambda: data.circles(10, factor=1.5), r"factor: expected a finite number in \(0, 1\), received 1.5"),
+        (lambda: data.spirals(10, classes=1), "classes: expected an int >= 2, received 1"),
+        (lambda: data.spirals(10, turns=0), "turns: expected a finite number > 0, received 0"),
+        (lambda: data.blobs(10, std=0), "std: expected a finite number > 0, received 0"),
+        (lambda: data.blobs(10, centers=np.zeros(3)), r"centers: expected an int >= 1 or a finite array of shape \(k, d\), received shape \(3,\)"),
+        (lambda: data.blobs(10, centers=0), "centers: expected an int >= 1, received 0"),
+        (lambda: data.teacher_student(10, sigma_w2=0), "sigma_w2: expected a finite number > 0, received 0"),
+        (lambda: data.teacher_student(10, widths=(4, 0)), r"widths\[1\]: expected an int >= 1, received 0"),
+        (lambda: data.teacher_student(10, activation="swishy"), "activation: expected one of .*, received 'swishy'"),
+        (lambda: data.digits(test_fraction=1.0), r"test_fraction: expected a finite number in \(0, 1\), received 1.0"),
     ],
-)
+)  # fmt: skip
 def test_bad_arguments_raise_value_error_naming_them(call, message):
     with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: data.moons(2.5), "n: expected an int >= 1, received 2.5"),
+        (lambda: data.circles(True), "n: expected an int >= 1, received True"),
+        (lambda: data.quadrants(10, noise="0.1"), "noise: expected a finite number >= 0, received '0.1'"),
+    ],
+)  # fmt: skip
+def test_arguments_of_the_wrong_type_raise_type_error_naming_them(call, message):
+    with pytest.raises(TypeError, match=message):
         call()

@@ -63,9 +63,9 @@ def test_born_dead_formula_and_measurement_agree_at_depth_one(quick_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         dying_relu.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a dying_relu\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? dying_relu\.Config"):
         dying_relu.run(tmp_path, config={"seeds": 1})
     with pytest.raises(ValueError, match="baseline_lr"):
         dying_relu.run(tmp_path, config=dying_relu.Config(baseline_lr=0.3))

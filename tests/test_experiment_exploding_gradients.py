@@ -4,10 +4,12 @@ import json
 import xml.etree.ElementTree as ET
 
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
 
 from actlab.experiments import exploding_gradients
+from actlab.gradflow import PhaseDiagram
 
 
 @pytest.fixture(scope="module")
@@ -17,18 +19,28 @@ def quick_run(tmp_path_factory):
 
 
 @pytest.mark.slow  # compiles the experiment (15-30 s on 2 busy cores)
-def test_run_writes_json_and_the_figure_as_png_and_svg(quick_run):
+def test_run_writes_json_and_both_figures_as_png_and_svg(quick_run):
     out, result = quick_run
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "exploding_gradients.json",
         "exploding_gradients.png",
         "exploding_gradients.svg",
+        "exploding_gradients_phase.png",
+        "exploding_gradients_phase.svg",
     ]
-    assert (out / "exploding_gradients.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert ET.parse(out / "exploding_gradients.svg").getroot().tag.endswith("svg")
+    for stem in ("exploding_gradients", "exploding_gradients_phase"):
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert ET.parse(out / f"{stem}.svg").getroot().tag.endswith("svg")
     saved = json.loads((out / "exploding_gradients.json").read_text())
     assert saved == json.loads(json.dumps(result))
+    # the phase diagram puts the chaotic network in the chaotic phase, the critical one on the line
+    phases = PhaseDiagram.from_dict(result["phase_diagram"])
+    chi = phases.chi1["tanh"]
+    assert np.nanmin(chi) < 1.0 < np.nanmax(chi)
+    w = int(np.argmin(np.abs(phases.sigma_w2 - result["config"]["sigma_w2"])))
+    b = int(np.argmin(np.abs(phases.sigma_b2 - result["config"]["sigma_b2"])))
+    assert chi[b, w] > 1.0
 
 
 @pytest.mark.slow  # compiles the experiment (15-30 s on 2 busy cores)
@@ -58,9 +70,9 @@ def test_clipped_sgd_clips_to_the_global_norm():
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         exploding_gradients.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be an exploding_gradients\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? exploding_gradients\.Config"):
         exploding_gradients.run(tmp_path, config=3)
     with pytest.raises(ValueError, match="highlight_lr"):
         exploding_gradients.run(tmp_path, config=exploding_gradients.Config(highlight_lr=0.5))

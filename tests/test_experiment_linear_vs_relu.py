@@ -59,9 +59,9 @@ def test_xor_needs_more_relu_units_as_the_margin_shrinks(quick_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         linear_vs_relu.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a linear_vs_relu\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? linear_vs_relu\.Config"):
         linear_vs_relu.run(tmp_path, config={"n": 10})
 
 

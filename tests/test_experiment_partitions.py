@@ -49,9 +49,9 @@ def test_linear_regions_never_exceed_activation_regions_and_areas_fill_the_box(q
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         partitions.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a partitions\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? partitions\.Config"):
         partitions.run(tmp_path, config={"depths": (1,)})
     with pytest.raises(ValueError, match="leaky_slope"):
         partitions.run(tmp_path, config=partitions.Config(leaky_slope=0.0))

@@ -123,9 +123,9 @@ def test_slopes_are_fitted_on_log_log_axes(small_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         regions_vs_depth.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a regions_vs_depth\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? regions_vs_depth\.Config"):
         regions_vs_depth.run(tmp_path, config={"widths": (8,)})
     with pytest.raises(ValueError, match="train_depths: expected a subset"):
         regions_vs_depth.run(tmp_path, config=regions_vs_depth.Config(train_depths=(11,)))

@@ -67,9 +67,9 @@ def test_result_is_a_report_section(tiny_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         relu_speed.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a relu_speed\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? relu_speed\.Config"):
         relu_speed.run(tmp_path, config={"names": ("relu",)})
     with pytest.raises(ValueError, match="names must include 'relu'"):
         relu_speed.run(tmp_path, config=relu_speed.Config(names=("tanh",)))

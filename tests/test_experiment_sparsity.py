@@ -39,9 +39,9 @@ def test_relu_is_sparse_and_smooth_activations_are_not_at_init(quick_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         sparsity.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a sparsity\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? sparsity\.Config"):
         sparsity.run(tmp_path, config="quick")
 
 

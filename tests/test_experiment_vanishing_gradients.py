@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from actlab.experiments import vanishing_gradients as vg
+from actlab.experiments.vanishing_gradients import _sweep as vg_sweep
 
 TINY = vg.Config(
     activations=("sigmoid", "relu"),
@@ -27,7 +28,7 @@ TINY = vg.Config(
 def interrupted_then_resumed(tmp_path_factory):
     """The tiny run, interrupted while computing the second seed's group, then run again."""
     out = tmp_path_factory.mktemp("vanishing_gradients")
-    traced, original = [], vg.sweep_cell
+    traced, original = [], vg_sweep.sweep_cell
 
     def failing_cell(cfg, seed=0):
         cell = original(cfg, seed)
@@ -41,7 +42,7 @@ def interrupted_then_resumed(tmp_path_factory):
         return fn
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(vg, "sweep_cell", failing_cell)
+        patch.setattr(vg_sweep, "sweep_cell", failing_cell)
         with pytest.raises(RuntimeError, match="interrupted"):
             vg.run(out, config=TINY)
         result = vg.run(out, config=TINY)
@@ -105,9 +106,9 @@ def test_sweep_cells_equal_the_per_configuration_computation(interrupted_then_re
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed: expected an int >= 0, received"):
         vg.run(tmp_path, seed=-1)
-    with pytest.raises(TypeError, match=r"config must be a vanishing_gradients\.Config"):
+    with pytest.raises(TypeError, match=r"config: expected an? vanishing_gradients\.Config"):
         vg.run(tmp_path, config={"seeds": 2})
     with pytest.raises(ValueError, match="one sigma_w2 per activation"):
         vg.Config(activations=("relu",), sigma_w2=(1.0, 2.0))

@@ -1,4 +1,5 @@
-"""Gradient-flow measurements (actlab.gradflow.signals, .jacobian) against definitions and theory.
+"""Gradient-flow measurements (actlab.gradflow signals and Jacobian spectra) against definitions and
+theory.
 
 Three kinds of evidence: the definitions computed another way (per-example gradients, optax's
 global norm, the training loop's recorded norm, a shallower network for a masked depth), the
@@ -16,17 +17,14 @@ import optax
 import pytest
 from flax import nnx
 
-from actlab.gradflow import (
-    MeanField,
-    jacobian_spectrum,
-    layer_jacobian_spectrum,
-    layer_signals,
-    signals,
-    stack_signals,
-    switch_activation,
-)
-from actlab.gradflow.signals import _hidden_model
+from actlab import activations as A
+from actlab.gradflow import MeanField, jacobian_spectrum, signals, stack_signals
 from actlab.models import MLP, PReLU, hidden_layers, output_layer
+
+
+def layer_signals(layers, readout, x, y, *, activation, loss="mse"):
+    """:func:`signals` of layers given as arrays."""
+    return signals(layers, x, y, activation=activation, readout=readout, loss=loss)
 
 
 @functools.cache
@@ -127,17 +125,17 @@ def test_model_and_layer_signals_agree_with_the_definitions():
     ],
     ids=["batchnorm-dropout-prelu", "layernorm-bfloat16"],
 )
-def test_instrumented_forward_is_the_mlp_forward(options):
+def test_the_traced_forward_pass_is_the_mlp_forward(options):
     model, (x, _) = small_model(**options), batch()
 
     @nnx.jit
     def both(model, x):
         copy = nnx.clone(model)  # same random state: the same dropout masks
-        h, zs = _hidden_model(copy, x)
-        return copy.output(h), model(x), zs
+        trace = copy.trace(x)
+        return trace.output, model(x), trace.preactivations
 
-    instrumented, called, zs = both(model, x)
-    np.testing.assert_array_equal(instrumented, called)
+    traced, called, zs = both(model, x)
+    np.testing.assert_array_equal(traced, called)
     assert len(zs) == 3 and zs[0].dtype == options.get("dtype", jnp.float32)
     # the global norm covers every parameter: normalisation scales and activation slopes too
     y = jnp.zeros((x.shape[0], 2))
@@ -173,7 +171,7 @@ def test_stack_signals_vmapped_over_seeds_activations_and_depths_equal_each_netw
     y = jnp.zeros((4, 3))
 
     def cell(w, b, x, index, depth, scale):
-        return stack_signals(w, b, readout, x, y, activation=switch_activation(names, index),
+        return stack_signals(w, b, readout, x, y, activation=A.switch(names, index),
                              depth=depth, weight_scale=scale)  # fmt: skip
 
     seed, index, depth = (a.ravel() for a in np.meshgrid([0, 1], [0, 1], depths, indexing="ij"))
@@ -186,7 +184,7 @@ def test_stack_signals_vmapped_over_seeds_activations_and_depths_equal_each_netw
     @functools.partial(jax.jit, static_argnames="depth")
     def direct(w, b, x, index, scale, depth):
         layers = [(scale * w[i], b[i]) for i in range(depth)]
-        return layer_signals(layers, readout, x, y, activation=switch_activation(names, index))
+        return layer_signals(layers, readout, x, y, activation=A.switch(names, index))
 
     for i in range(seed.size):
         d, s = depth[i], seed[i]
@@ -256,7 +254,7 @@ def probe(index, sigma_w2, sigma_b2, q_in):
         readout = (jax.random.normal(k_v, (WIDTH, 1)) / math.sqrt(WIDTH), jnp.zeros(1))
         x = jnp.sqrt(q_in) * jax.random.normal(k_x, (BATCH, WIDTH))
         return stack_signals(weights, biases, readout, x, jnp.zeros(BATCH),
-                             activation=switch_activation(ACTIVATIONS, index),
+                             activation=A.switch(ACTIVATIONS, index),
                              weight_scale=jnp.sqrt(sigma_w2))  # fmt: skip
 
     return jax.vmap(one)(jax.random.split(jax.random.key(10, impl="unsafe_rbg"), SEEDS))
@@ -324,7 +322,7 @@ def test_jacobian_of_a_deep_gaussian_linear_network_has_mean_one_and_variance_de
     spectrum = jacobian_spectrum(model, x)
     assert float(spectrum.mean_sq[0]) == pytest.approx(1.0, rel=0.05)
     assert float(spectrum.var_sq[0]) == pytest.approx(4.0, rel=0.15)
-    by_layers = jax.jit(functools.partial(layer_jacobian_spectrum, activation="identity"))
+    by_layers = jax.jit(functools.partial(jacobian_spectrum, activation="identity"))
     same = by_layers(hidden_layers(model), x)
     np.testing.assert_allclose(same.singular_values, spectrum.singular_values, rtol=1e-4,
                                atol=1e-5)  # fmt: skip
@@ -347,40 +345,51 @@ def test_bad_input_raises_a_clear_error():
     layers, readout = hidden_layers(model), output_layer(model)
     square = (jnp.ones((2, 6, 6)), jnp.ones((2, 6)), (jnp.ones((6, 2)), jnp.zeros(2)), x, y)
     cases = [
-        (lambda: signals(model, x[:, :4], y), ValueError, r"\(batch, 6\), got shape \(9, 4\)"),
-        (lambda: signals(model, x[0], y), ValueError, "non-empty batch"),
-        (lambda: signals(model, x[:0], y[:0]), ValueError, "non-empty batch"),
-        (lambda: signals(model, jnp.ones((2, 6), jnp.int32), y), ValueError, "floating dtype"),
-        (lambda: signals(layers, x, y), TypeError, "expected an actlab.models.MLP"),
-        (lambda: signals(model, x, y, loss="hinge"), ValueError, "loss must be one of"),
+        (lambda: signals(model, x[:, :4], y), ValueError,
+         r"signals: x: expected shape \(batch >= 1, 6\), received shape \(9, 4\)"),
+        (lambda: signals(model, x[0], y), ValueError, r"received shape \(6,\)"),
+        (lambda: signals(model, x[:0], y[:0]), ValueError, r"received shape \(0, 6\)"),
+        (lambda: signals(model, jnp.ones((2, 6), jnp.int32), y), TypeError,
+         "signals: x: expected a floating-point array, received dtype int32"),
+        (lambda: signals(layers, x, y), ValueError,
+         "signals: activation: expected the activation of the .W, b. layers, received None"),
+        (lambda: signals(layers, x, y, activation="tanh"), ValueError,
+         "signals: readout: expected the readout of the .W, b. layers, received None"),
+        (lambda: signals(model, x, y, activation="tanh"), ValueError,
+         "signals: activation and readout: expected None with an MLP"),
+        (lambda: signals(nnx.Linear(6, 2, rngs=nnx.Rngs(0)), x, y), TypeError,
+         "signals: network: expected an actlab.models.MLP or .W, b. layers, received Linear"),
+        (lambda: signals(model, x, y, loss="hinge"), ValueError, "loss: expected one of"),
         (lambda: layer_signals(layers[::-1], readout, x, y, activation="tanh"), ValueError,
-         r"layers\[0\] must be \(W, b\) with W of shape \(6, out\)"),
+         r"signals: layers\[0\] W: expected 6 input rows \(the input dimension\), received shape \(7, 5\)"),
         (lambda: layer_signals(layers, readout[0], x, y, activation="tanh"), ValueError,
-         "readout must be a pair"),
+         "signals: readout: expected a pair .W, b."),
         (lambda: layer_signals(layers, readout, x, y, activation="swish"), ValueError,
-         "unknown activation 'swish'"),
+         "activation: expected one of .*, received 'swish'"),
         (lambda: layer_signals(layers, readout, x, y, activation=3), TypeError,
-         "activation must be a registry name or a callable"),
+         "activation: expected a registry name, .* or a callable, received 3"),
         (lambda: stack_signals(jnp.ones((2, 3, 4)), jnp.ones((2, 3)), readout, x, y,
-                               activation="relu"), ValueError, r"weights must have shape \(L, n, n\)"),
+                               activation="relu"), ValueError,
+         r"stack_signals: weights: expected shape \(L, n, n\), received shape \(2, 3, 4\)"),
         (lambda: stack_signals(jnp.ones((2, 6, 6)), jnp.ones(6), readout, x, y,
-                               activation="relu"), ValueError, r"biases must have shape \(L, n\)"),
+                               activation="relu"), ValueError, r"biases: expected shape \(L, n\)"),
         (lambda: stack_signals(*square, activation="relu", depth=3), ValueError,
-         r"depth must be in \[0, 2\]"),
+         r"depth: expected an int in \[0, 2\], received 3"),
         (lambda: stack_signals(*square, activation="relu", depth=1.0), ValueError,
-         "integer scalar"),
+         "depth: expected an integer scalar"),
         (lambda: stack_signals(*square, activation="relu", weight_scale=jnp.ones(2)), ValueError,
-         "weight_scale must be a scalar"),
+         "weight_scale: expected a scalar"),
         (lambda: stack_signals(*square[:2], readout, x, y, activation="relu"), ValueError,
-         r"readout must be \(W, b\) with W of shape \(6, out\)"),
-        (lambda: switch_activation((), 0), ValueError, "at least one"),
-        (lambda: switch_activation(("relu",), 1), ValueError, r"index must be in \[0, 1\)"),
-        (lambda: switch_activation(("relu",), jnp.float32(0)), ValueError, "integer scalar"),
+         r"readout W: expected 6 input rows .*, received shape \(5, 2\)"),
+        (lambda: A.switch((), 0), ValueError, "switch: activations: expected at least one"),
+        (lambda: A.switch(("relu",), 1), ValueError, r"index: expected an int in \[0, 1\)"),
+        (lambda: A.switch(("relu",), jnp.float32(0)), ValueError, "expected an integer scalar"),
         (lambda: jacobian_spectrum(small_model(norm="batch"), x), ValueError, "model.eval()"),
-        (lambda: jacobian_spectrum(small_model(dropout=0.1), x), ValueError, "dropout is active"),
+        (lambda: jacobian_spectrum(small_model(dropout=0.1), x), ValueError, "active dropout"),
         (lambda: jacobian_spectrum(MLP(6, [], 1, rngs=nnx.Rngs(0)), x), ValueError,
-         "no hidden layer"),
-        (lambda: layer_jacobian_spectrum([], x, activation="relu"), ValueError, "nothing to"),
+         "expected at least one hidden layer, or include_readout=True"),
+        (lambda: jacobian_spectrum([], x, activation="relu"), ValueError,
+         "jacobian_spectrum: layers: expected at least one hidden layer"),
     ]  # fmt: skip
     for call, error, match in cases:
         with pytest.raises(error, match=match):

@@ -29,7 +29,8 @@ from actlab.gradflow import (
     phase,
     q_star,
 )
-from actlab.gradflow.phase_diagram import phase_diagram
+from actlab import plot
+from actlab.gradflow import phase_diagram
 
 
 @functools.cache
@@ -209,20 +210,20 @@ def test_depth_scales():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: q_star("tanh", 0.0, 0.1), ValueError, "sigma_w2 must be > 0"),
-        (lambda: chi1("tanh", -1.0, 0.1), ValueError, "sigma_w2 must be > 0"),
-        (lambda: chi1("tanh", 1.0, -0.1), ValueError, "sigma_b2 must be >= 0"),
-        (lambda: q_star("tanh", math.nan, 0.0), ValueError, "sigma_w2 must be finite"),
-        (lambda: q_star("tanh", "1", 0.0), TypeError, "sigma_w2 must be a real number"),
-        (lambda: q_star("tanh", 1.0, 0.0, q0=0.0), ValueError, "q0 must be > 0"),
-        (lambda: correlation_map("tanh", 1.01, 1.0, 0.0), ValueError, "c must be a correlation"),
-        (lambda: correlation_map("relu", -2.0, 1.0, 0.0), ValueError, "c must be a correlation"),
-        (lambda: q_star("swish", 1.0, 0.0), ValueError, "unknown activation 'swish'"),
-        (lambda: MeanField(3.0), TypeError, "act must be an activation name or a callable"),
-        (lambda: MeanField("softmax"), ValueError, "elementwise"),
-        (lambda: MeanField(jnp.sum), ValueError, "elementwise"),
-        (lambda: q_star(jnp.log, 1.0, 0.0), ValueError, "non-finite"),
-        (lambda: critical_sigma_w2("tanh", 0.0, bracket=(2.0, 1.0)), ValueError, "bracket"),
+        (lambda: q_star("tanh", 0.0, 0.1), ValueError, "sigma_w2: expected a finite number > 0, received 0.0"),
+        (lambda: chi1("tanh", -1.0, 0.1), ValueError, "sigma_w2: expected a finite number > 0, received -1.0"),
+        (lambda: chi1("tanh", 1.0, -0.1), ValueError, "sigma_b2: expected a finite number >= 0, received -0.1"),
+        (lambda: q_star("tanh", math.nan, 0.0), ValueError, "sigma_w2: expected a finite number > 0, received nan"),
+        (lambda: q_star("tanh", "1", 0.0), TypeError, "sigma_w2: expected a finite number > 0, received '1'"),
+        (lambda: q_star("tanh", 1.0, 0.0, q0=0.0), ValueError, "q0: expected a finite number > 0, received 0.0"),
+        (lambda: correlation_map("tanh", 1.01, 1.0, 0.0), ValueError, r"c: expected a finite number in \[-1, 1\], received 1.01"),
+        (lambda: correlation_map("relu", -2.0, 1.0, 0.0), ValueError, r"c: expected a finite number in \[-1, 1\]"),
+        (lambda: q_star("swish", 1.0, 0.0), ValueError, "activation: expected one of .*, received 'swish'"),
+        (lambda: MeanField(3.0), TypeError, "MeanField: activation: expected a registry name, .*, received 3.0"),
+        (lambda: MeanField("softmax"), ValueError, "MeanField: activation: expected an elementwise activation"),
+        (lambda: MeanField(jnp.sum), ValueError, "act: expected an elementwise activation"),
+        (lambda: q_star(jnp.log, 1.0, 0.0), ValueError, "act: expected finite values and derivatives .*, received a non-finite value"),
+        (lambda: critical_sigma_w2("tanh", 0.0, bracket=(2.0, 1.0)), ValueError, "bracket: expected .low, high. with low < high"),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, error, match):
@@ -333,9 +334,10 @@ def test_gradient_norm_ratio_per_layer_matches_log_chi1(gaussians, act, sigma_w2
 
 # ------------------------------------------------------------------ phase diagram
 def test_phase_diagram_returns_the_figure_and_the_chi1_grid():
-    fig, data = phase_diagram(
+    data = phase_diagram(
         ["tanh", "relu"], sigma_w2=[0.5, 1.5, 2.5], sigma_b2=[0.0, 0.05], n_critical=2
     )
+    fig = plot.phase_diagram(data, points=[(2.0, 0.05, "a network")])
     assert isinstance(fig, Figure) and len(fig.axes) == 3  # two panels and a colour bar
     assert data.chi1["tanh"].shape == (2, 3)
     assert data.chi1["tanh"][1, 2] == pytest.approx(mean_field("tanh").chi1(2.5, 0.05))
@@ -343,12 +345,16 @@ def test_phase_diagram_returns_the_figure_and_the_chi1_grid():
     np.testing.assert_array_equal(data.critical_sigma_w2["relu"], [2.0, 2.0])
     np.testing.assert_array_equal(data.diverges["relu"], [[0, 0, 1], [0, 0, 1]])
     assert data.chi1["relu"][0, 2] == 1.25  # defined although q* diverges
-    assert json.loads(json.dumps(data.to_dict()))["critical_sigma_w2"]["relu"] == [2.0, 2.0]
+    saved = json.loads(json.dumps(data.to_dict()))
+    assert saved["critical_sigma_w2"]["relu"] == [2.0, 2.0]
+    back = type(data).from_dict(saved)
+    np.testing.assert_array_equal(back.chi1["relu"], data.chi1["relu"])
+    np.testing.assert_array_equal(back.diverges["relu"], data.diverges["relu"])
     fig.savefig(io.BytesIO(), format="png")
 
 
 def test_phase_diagram_rejects_a_bad_grid():
-    with pytest.raises(ValueError, match="sigma_w2 must be > 0"):
+    with pytest.raises(ValueError, match="phase_diagram: sigma_w2: expected a strictly .* > 0"):
         phase_diagram(["tanh"], sigma_w2=[0.0, 1.0], sigma_b2=[0.0, 0.1])
-    with pytest.raises(ValueError, match="sigma_b2 must be finite and strictly increasing"):
+    with pytest.raises(ValueError, match="phase_diagram: sigma_b2: expected a strictly increasing"):
         phase_diagram(["tanh"], sigma_w2=[0.5, 1.0], sigma_b2=[0.1, 0.0])

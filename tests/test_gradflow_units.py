@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from actlab import activations as A
 from actlab import train
-from actlab.gradflow.units import (
+from actlab.gradflow import (
     SATURATION_THRESHOLD,
     UnitStats,
     ensemble_unit_stats,
@@ -191,25 +191,38 @@ def test_relu_layer_matches_a_numpy_count(w, b, x):
 @pytest.mark.parametrize(
     ("network", "x", "kwargs", "error", "match"),
     [
-        (LAYERS, X[:, :1], {"activation": "relu"}, ValueError, r"shape \(batch >= 1, 2\)"),
-        (LAYERS, X[0], {"activation": "relu"}, ValueError, r"got \(2,\)"),
-        (LAYERS, X[:0], {"activation": "relu"}, ValueError, "batch >= 1"),
-        (LAYERS, X.astype(jnp.int32), {"activation": "relu"}, TypeError, "floating point"),
-        ([], X, {"activation": "relu"}, ValueError, "non-empty sequence"),
-        ("relu", X, {"activation": "relu"}, ValueError, "non-empty sequence"),
-        ([(W1, B1), (W1, B1)], X, {"activation": "relu"}, ValueError, "previous layer has 3"),
-        ([(W1, B2)], X, {"activation": "relu"}, ValueError, r"b of shape \(out,\)"),
-        ([W1], X, {"activation": "relu"}, ValueError, r"pair \(W, b\)"),
-        (LAYERS, X, {}, ValueError, "pass activation="),
-        (LAYERS, X, {"activation": ["relu"]}, ValueError, "1 activations for 2 layers"),
-        (LAYERS, X, {"activation": "softmax"}, ValueError, "must be elementwise"),
-        (LAYERS, X, {"activation": "nope"}, ValueError, "unknown activation 'nope'"),
-        (LAYERS, X, {"activation": 3}, TypeError, "registry name or an elementwise callable"),
-        (LAYERS, X, {"activation": "relu", "saturation_threshold": 0.0}, ValueError, "> 0"),
-        (LAYERS, X, {"activation": "relu", "saturation_threshold": np.nan}, ValueError, "finite"),
-        (LAYERS, X, {"activation": "relu", "zero_tol": -1.0}, ValueError, ">= 0"),
-        (LAYERS, X, {"activation": "relu", "zero_tol": [0.0]}, ValueError, "must be a scalar"),
-        (LAYERS, X, {"activation": "relu", "zero_tol": "none"}, ValueError, "must be a number"),
+        (LAYERS, X[:, :1], {"activation": "relu"}, ValueError,
+         r"unit_stats: x: expected shape \(batch >= 1, 2\), received shape \(4, 1\)"),
+        (LAYERS, X[0], {"activation": "relu"}, ValueError, r"received shape \(2,\)"),
+        (LAYERS, X[:0], {"activation": "relu"}, ValueError, r"received shape \(0, 2\)"),
+        (LAYERS, X.astype(jnp.int32), {"activation": "relu"}, TypeError,
+         "x: expected a floating-point array, received dtype int32"),
+        ([], X, {"activation": "relu"}, ValueError,
+         "unit_stats: layers: expected at least one hidden layer"),
+        ("relu", X, {"activation": "relu"}, TypeError,
+         r"unit_stats: layers: expected a sequence of \(W, b\) pairs, received 'relu'"),
+        ([(W1, B1), (W1, B1)], X, {"activation": "relu"}, ValueError,
+         r"layers\[1\] W: expected 3 input rows \(the width of layers\[0\]\), received shape \(2, 3\)"),
+        ([(W1, B2)], X, {"activation": "relu"}, ValueError,
+         r"layers\[0\] b: expected shape \(3,\) to match W of shape \(2, 3\), received shape \(2,\)"),
+        ([W1], X, {"activation": "relu"}, ValueError, r"layers\[0\]: expected a pair \(W, b\)"),
+        (LAYERS, X, {}, ValueError, "unit_stats: activation: expected an activation to apply"),
+        (LAYERS, X, {"activation": ["relu"]}, ValueError,
+         "activation: expected one activation per layer .2., or one for all, received 1"),
+        (LAYERS, X, {"activation": "softmax"}, ValueError,
+         "activation: expected an elementwise activation, received 'softmax'"),
+        (LAYERS, X, {"activation": "nope"}, ValueError, "activation: expected one of .*, received 'nope'"),
+        (LAYERS, X, {"activation": 3}, TypeError, "activation: expected a registry name, .*, received 3"),
+        (LAYERS, X, {"activation": "relu", "saturation_threshold": 0.0}, ValueError,
+         "saturation_threshold: expected a finite number > 0, received 0.0"),
+        (LAYERS, X, {"activation": "relu", "saturation_threshold": np.nan}, ValueError,
+         "saturation_threshold: expected a finite number > 0, received nan"),
+        (LAYERS, X, {"activation": "relu", "zero_tol": -1.0}, ValueError,
+         "zero_tol: expected a finite number >= 0, received -1.0"),
+        (LAYERS, X, {"activation": "relu", "zero_tol": [0.0]}, ValueError,
+         r"zero_tol: expected a scalar, received shape \(1,\)"),
+        (LAYERS, X, {"activation": "relu", "zero_tol": "none"}, TypeError,
+         "zero_tol: expected a finite number >= 0, received 'none'"),
     ],
 )
 def test_bad_input_raises_saying_what_was_expected(network, x, kwargs, error, match):
@@ -218,9 +231,9 @@ def test_bad_input_raises_saying_what_was_expected(network, x, kwargs, error, ma
 
 
 def test_bad_models_raise(relu_mlp):
-    with pytest.raises(ValueError, match="only for a list of"):
+    with pytest.raises(ValueError, match="unit_stats: activation: expected None with an MLP"):
         unit_stats(relu_mlp, XB, activation="relu")
-    with pytest.raises(ValueError, match="no hidden layer"):
+    with pytest.raises(ValueError, match="network: expected an MLP with a hidden layer"):
         unit_stats(MLP(64, [], 1, rngs=nnx.Rngs(0)), XB)
     with pytest.raises(TypeError, match=r"expected an actlab\.models\.MLP"):
         unit_stats(nnx.Linear(8, 64, rngs=nnx.Rngs(0)), XB)

@@ -84,22 +84,22 @@ def test_bounds_are_python_integers_even_when_huge():
 
 
 def test_montufar_lower_names_the_width_below_n0():
-    with pytest.raises(ValueError, match=r"widths\[1\] = 1"):
+    with pytest.raises(ValueError, match=r"montufar_lower: widths\[1\]: expected a width >= n0 = 2, received 1"):
         bounds.montufar_lower(2, [3, 1])
 
 
 def test_serra_lower_names_the_width_below_three_n0():
-    with pytest.raises(ValueError, match=r"3 \* n0 = 6.*widths\[0\] = 5"):
+    with pytest.raises(ValueError, match=r"serra_lower: widths\[0\]: expected a width >= 3 \* n0 = 6, received 5"):
         bounds.serra_lower(2, [5, 6])
 
 
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: bounds.zaslavsky(-1, 2), ValueError, "n: expected an integer >= 0"),
-        (lambda: bounds.zaslavsky(2.0, 2), TypeError, "n: expected an integer"),
-        (lambda: bounds.zaslavsky(True, 2), TypeError, "bool"),
-        (lambda: bounds.serra_upper(0, [3]), ValueError, "n0: expected an integer >= 1"),
+        (lambda: bounds.zaslavsky(-1, 2), ValueError, "n: expected an int >= 0, received -1"),
+        (lambda: bounds.zaslavsky(2.0, 2), TypeError, "n: expected an int >= 0, received 2.0"),
+        (lambda: bounds.zaslavsky(True, 2), TypeError, "n: expected an int >= 0, received True"),
+        (lambda: bounds.serra_upper(0, [3]), ValueError, "n0: expected an int >= 1, received 0"),
         (lambda: bounds.serra_upper(2, []), ValueError, "at least one hidden layer"),
         (lambda: bounds.montufar_upper(2, [3, 0]), ValueError, r"widths\[1\]"),
         (lambda: bounds.montufar_upper(2, 3), TypeError, "widths: expected a sequence"),

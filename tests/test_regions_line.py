@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from actlab import activations as A
 from actlab import regions
 from actlab.regions import bounds
 
@@ -49,17 +50,29 @@ def test_walk_counts_the_tent_map_and_the_sawtooth_exactly():
 
 @pytest.mark.parametrize("method", METHODS)
 def test_tent_map_breakpoints_are_the_dyadic_points(method):
-    count, t = regions.count_line(
-        regions.tent_map(3), [0.0], [1.0], return_breakpoints=True, method=method
-    )
-    assert count == 8
-    np.testing.assert_allclose(t, np.arange(1, 8) / 8, atol=1e-12)
+    part = regions.partition_line(regions.tent_map(3), [0.0], [1.0], method=method)
+    assert part.count == len(part) == 8
+    np.testing.assert_allclose(part.breakpoints, np.arange(1, 8) / 8, atol=1e-12)
+    np.testing.assert_allclose(part.bounds[[0, -1]], [0.0, 1.0])
+    # each region's pattern is the pattern at any point inside it
+    inside = part.points(part.bounds[:-1] + 0.25 / 8)
+    layers = regions.tent_map(3)
+    h, patterns = inside, []
+    for w, b in layers:
+        z = h @ w + b
+        patterns.append(z > 0)
+        h = np.maximum(z, 0.0)
+    np.testing.assert_array_equal(part.patterns, np.concatenate(patterns, axis=1))
+    assert len({p.tobytes() for p in part.patterns}) >= 2
 
 
 def test_breakpoints_outside_the_unit_interval_include_its_ends():
-    count, t = regions.count_line(regions.tent_map(2), [-1.0], [2.0], return_breakpoints=True)
-    np.testing.assert_allclose(-1.0 + 3.0 * t, [0.0, 0.25, 0.5, 0.75, 1.0], atol=1e-12)
-    assert count == len(t) + 1
+    part = regions.partition_line(regions.tent_map(2), [-1.0], [2.0])
+    np.testing.assert_allclose(part.points(part.breakpoints)[:, 0], [0.0, 0.25, 0.5, 0.75, 1.0],
+                               atol=1e-12)  # fmt: skip
+    assert part.count == len(part.breakpoints) + 1 == regions.count_line(
+        regions.tent_map(2), [-1.0], [2.0]
+    )
 
 
 def test_one_layer_in_general_position_reaches_zaslavsky_on_a_line():
@@ -104,7 +117,7 @@ def test_segments_through_a_point_where_every_unit_is_at_zero_count_two_cones():
 def test_walk_and_refinement_agree_for_other_piecewise_linear_activations(activation, params):
     layers = [(3.0 * w, 3.0 * b) for w, b in random_layers(3, [8, 8, 8], inputs=2)]
     starts, ends = random_segments(4, 16, inputs=2)
-    kwargs = {"activation": activation, "activation_params": params}
+    kwargs = {"activation": A.get(activation, **(params or {}))}
     walked = regions.count_lines(layers, starts, ends, method="walk", **kwargs)
     np.testing.assert_array_equal(
         walked, regions.count_lines(layers, starts, ends, method="refine", **kwargs)
@@ -143,12 +156,11 @@ def test_permuting_units_and_rescaling_them_positively_keeps_the_counts():
 
 def test_leaky_relu_splits_a_one_layer_network_where_relu_does():
     layers = random_layers(9, [7], inputs=1)
-    relu = regions.count_line(layers, [-4.0], [4.0], return_breakpoints=True)
-    leaky = regions.count_line(
-        layers, [-4.0], [4.0], activation="leaky_relu", return_breakpoints=True
-    )
-    assert relu[0] == leaky[0]
-    np.testing.assert_allclose(relu[1], leaky[1])
+    relu = regions.partition_line(layers, [-4.0], [4.0])
+    leaky = regions.partition_line(layers, [-4.0], [4.0], activation="leaky_relu")
+    assert relu.count == leaky.count
+    np.testing.assert_allclose(relu.breakpoints, leaky.breakpoints)
+    np.testing.assert_array_equal(relu.patterns, leaky.patterns)
 
 
 def test_count_lines_accepts_float32_inputs():
@@ -180,7 +192,7 @@ def test_count_lines_accepts_float32_inputs():
         ),
         (
             lambda: regions.count_line(regions.tent_map(2), [0.0], [1.0], activation="tanh"),
-            "not piecewise linear",
+            "activation: expected a piecewise-linear activation .*, received tanh()",
         ),
         (
             lambda: regions.count_line(regions.tent_map(2), [0.0], [1.0], method="fast"),

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from actlab import activations as A
 from actlab import regions
 from actlab.regions import bounds
 
@@ -170,8 +171,8 @@ def test_leaky_relu_moves_deeper_hyperplanes_so_deep_counts_can_differ():
 
 def test_linear_regions_merge_neighbours_with_the_same_affine_map():
     layers = random_layers(10, [8, 8], inputs=2)
-    identity_like = {"negative_slope": 1.0}
-    part = regions.partition_plane(layers, activation="leaky_relu", activation_params=identity_like)
+    identity_like = A.get("leaky_relu", negative_slope=1.0)
+    part = regions.partition_plane(layers, activation=identity_like)
     assert part.count > 10 and part.count_linear() == 1  # leaky relu with slope 1 is linear
     assert regions.count_plane(layers, activation="identity", linear=True) == 1
     # relu(x) then a unit that is always off: both sides of x = 0 map to zero
@@ -220,7 +221,7 @@ def test_a_slice_of_a_higher_dimensional_input_equals_the_folded_network():
         ({"basis": [[1.0, 0.0], [2.0, 0.0]]}, "degenerate basis"),
         ({"basis": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}, r"basis: expected shape \(2, 2\)"),
         ({"origin": [0.0, 0.0, 0.0]}, r"origin: expected shape \(2,\)"),
-        ({"activation": "gelu"}, "not piecewise linear"),
+        ({"activation": "gelu"}, "activation: expected a piecewise-linear activation .*, received gelu()"),
         ({"activation": "nope"}, "expected one of"),
     ],
 )

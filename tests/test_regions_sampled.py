@@ -88,11 +88,11 @@ def test_uniform_points_lie_in_the_box_and_depend_only_on_the_key():
         (lambda: regions.count_sampled(THREE_LINES, np.zeros((2, 2)), batch=0), "batch"),
         (
             lambda: regions.count_sampled(THREE_LINES, np.zeros((2, 2)), activation="tanh"),
-            "not piecewise linear",
+            "activation: expected a piecewise-linear activation .*, received tanh()",
         ),
         (lambda: regions.grid_points(((0, 1), (2, 2)), 4), "lo < hi"),
         (lambda: regions.grid_points(((0, 1),), 0), "resolution"),
-        (lambda: regions.uniform_points(jax.random.key(0), ((0, 1),), 0), "n: expected a positive"),
+        (lambda: regions.uniform_points(jax.random.key(0), ((0, 1),), 0), "n: expected an int >= 1, received 0"),
     ],
 )
 def test_bad_input_raises_value_error_with_expected_and_received(call, message):

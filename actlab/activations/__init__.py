@@ -5,6 +5,7 @@ Every function maps an array to an array of the same shape and dtype (``softmax`
 derivatives, and is accurate to a few ulp including the tails. See ``spec(name)`` for metadata.
 """
 
+from actlab.activations._resolve import ActivationLike, describe, resolve, switch
 from actlab.activations.exponential import celu, elu, selu
 from actlab.activations.normalized import log_softmax, softmax
 from actlab.activations.piecewise import (
@@ -22,10 +23,12 @@ from actlab.activations.smooth import gelu, mish, sigmoid, silu, softplus, softs
 
 __all__ = [
     "Activation",
+    "ActivationLike",
     "ActivationSpec",
     "ParamSpec",
     "arelu",
     "celu",
+    "describe",
     "elu",
     "gelu",
     "get",
@@ -39,6 +42,7 @@ __all__ = [
     "prelu",
     "relu",
     "relu6",
+    "resolve",
     "sbaf",
     "selu",
     "sigmoid",
@@ -47,5 +51,6 @@ __all__ = [
     "softplus",
     "softsign",
     "spec",
+    "switch",
     "tanh",
 ]

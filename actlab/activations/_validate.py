@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from actlab.checks import interval, message
+
 LOW_PRECISION = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
 
@@ -18,7 +20,7 @@ def floating_array(x: ArrayLike, fn: str) -> jax.Array:
     """``x`` as a JAX array; ``TypeError`` unless its dtype is floating point."""
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"{fn}: expected a floating-point array, got dtype {x.dtype}")
+        raise TypeError(message("x", "a floating-point array", f"dtype {x.dtype}", where=fn))
     return x
 
 
@@ -35,8 +37,8 @@ def concrete(value: ArrayLike) -> np.ndarray | None:
         return None
 
 
-def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
-    return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+def _first(v: np.ndarray, bad: np.ndarray) -> str:
+    return f"{np.ravel(v[bad] if v.ndim else v)[0]:g}"
 
 
 def check_range(
@@ -59,11 +61,8 @@ def check_range(
         & (v < high if high_open else v <= high)
     )
     if not np.all(inside):
-        bad = v[~inside] if v.ndim else v
-        raise ValueError(
-            f"{fn}: {name} must be finite and in {_interval(low, high, low_open, high_open)}, "
-            f"got {np.ravel(bad)[0]:g}"
-        )
+        what = f"finite values {interval(low, high, low_open, high_open)}".rstrip()
+        raise ValueError(message(name, what, _first(v, ~inside), where=fn))
 
 
 def check_kink_grad(
@@ -74,9 +73,12 @@ def check_kink_grad(
     if v is None or lo is None or hi is None:
         return
     low, high = np.minimum(lo, hi), np.maximum(lo, hi)
-    if not np.all(np.isfinite(v) & (v >= low) & (v <= high)):
+    inside = np.isfinite(v) & (v >= low) & (v <= high)
+    if not np.all(inside):
+        what = (
+            f"a value in the subdifferential [{np.min(low):g}, {np.max(high):g}] (between the "
+            "one-sided derivatives)"
+        )
         raise ValueError(
-            f"{fn}: {name} must lie in the subdifferential "
-            f"[{np.min(low):g}, {np.max(high):g}] (between the one-sided derivatives), got "
-            f"{np.ravel(v)[0]:g}"
+            message(name, what, _first(np.broadcast_to(v, inside.shape), ~inside), where=fn)
         )

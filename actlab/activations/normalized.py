@@ -10,6 +10,7 @@ from jax.typing import ArrayLike
 
 from actlab.activations._precision import upcast
 from actlab.activations._validate import floating_array
+from actlab.checks import message, show
 
 
 def _shifted(x: jax.Array, axis: int) -> jax.Array:
@@ -57,10 +58,15 @@ def _log_softmax_call(x, axis):
 
 def _checked_axis(fn: str, x: jax.Array, axis: int) -> int:
     if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"{fn}: axis must be an int, got {type(axis).__name__}")
+        raise TypeError(message("axis", "an int", show(axis), where=fn))
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(
-            f"{fn}: axis must be in [{-x.ndim}, {x.ndim}) for a {x.ndim}-d input, got {axis}"
+            message(
+                "axis",
+                f"an int in [{-x.ndim}, {x.ndim}) for a {x.ndim}-d input",
+                str(axis),
+                where=fn,
+            )
         )
     return axis % x.ndim
 

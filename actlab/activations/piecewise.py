@@ -17,6 +17,7 @@ from jax.typing import ArrayLike
 
 from actlab.activations._kinks import piecewise_slope
 from actlab.activations._validate import check_kink_grad, check_range, floating_array
+from actlab.checks import message
 
 
 def _fixed_kinks(
@@ -175,8 +176,12 @@ def leaky_relu(
     x = floating_array(x, "leaky_relu")
     if jnp.ndim(negative_slope) != 0:
         raise ValueError(
-            f"leaky_relu: negative_slope must be a scalar (use prelu for per-unit slopes), "
-            f"got shape {jnp.shape(negative_slope)}"
+            message(
+                "negative_slope",
+                "a scalar (prelu takes per-unit slopes)",
+                f"shape {jnp.shape(negative_slope)}",
+                where="leaky_relu",
+            )
         )
     check_range("leaky_relu", "negative_slope", negative_slope)
     at_zero = negative_slope if grad_at_zero is None else grad_at_zero
@@ -207,7 +212,12 @@ def prelu(x: ArrayLike, slope: ArrayLike, *, grad_at_zero: ArrayLike | None = No
         shape = None
     if shape != x.shape:
         raise ValueError(
-            f"prelu: slope of shape {jnp.shape(slope)} does not broadcast to x's shape {x.shape}"
+            message(
+                "slope",
+                f"a shape that broadcasts to x's shape {x.shape}",
+                f"shape {jnp.shape(slope)}",
+                where="prelu",
+            )
         )
     check_range("prelu", "slope", slope)
     at_zero = slope if grad_at_zero is None else grad_at_zero

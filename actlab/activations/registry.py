@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from actlab.activations import exponential, normalized, piecewise, power, smooth
+from actlab.checks import message, show
 
 INF = math.inf
 
@@ -81,13 +82,22 @@ class ActivationSpec:
           ValueError: if the activation is not piecewise linear, or a parameter is unknown.
         """
         if self._pieces is None:
-            raise ValueError(f"{self.name} is not piecewise linear: it has no affine pieces")
+            raise ValueError(
+                message(
+                    "activation",
+                    "a piecewise-linear activation",
+                    f"{self.name!r}, which has no affine pieces",
+                    where=f"{self.name}.pieces",
+                )
+            )
         _check_param_names(self, params, allow_kink_keyword=False)
         values = {name: p.default for name, p in self.params.items()} | params
         for name, value in values.items():
             if np.ndim(value) != 0:
                 raise ValueError(
-                    f"{self.name}.pieces: {name} must be a scalar, got shape {np.shape(value)}"
+                    message(
+                        name, "a scalar", f"shape {np.shape(value)}", where=f"{self.name}.pieces"
+                    )
                 )
         return self._pieces(**{name: float(v) for name, v in values.items()})
 
@@ -207,7 +217,7 @@ def spec(name: str) -> ActivationSpec:
     try:
         return _TABLE[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(_TABLE)}") from None
+        raise ValueError(message("activation", f"one of {', '.join(_TABLE)}", show(name))) from None
 
 
 def _check_param_names(
@@ -219,7 +229,12 @@ def _check_param_names(
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ValueError(
-            f"{s.name}: unknown parameter {unknown[0]!r}; valid parameters: {', '.join(valid) or 'none'}"
+            message(
+                "parameter",
+                f"one of {', '.join(valid)}" if valid else "no parameters",
+                repr(unknown[0]),
+                where=s.name,
+            )
         )
 
 

@@ -17,6 +17,7 @@ from jax.typing import ArrayLike
 from actlab.activations import _mills
 from actlab.activations._precision import upcast
 from actlab.activations._validate import floating_array
+from actlab.checks import message, show
 
 
 def _finite_or_zero(x: jax.Array) -> jax.Array:
@@ -336,7 +337,7 @@ def gelu(x: ArrayLike, approximate: bool = False) -> jax.Array:
     """
     x = floating_array(x, "gelu")
     if not isinstance(approximate, bool):
-        raise TypeError(f"gelu: approximate must be a bool, got {type(approximate).__name__}")
+        raise TypeError(message("approximate", "a bool", show(approximate), where="gelu"))
     return _gelu_tanh_call(x) if approximate else _gelu_exact_call(x)
 
 

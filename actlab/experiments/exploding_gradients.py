@@ -19,8 +19,10 @@ with full-batch gradient descent, from the same seeds, in four ways:
 It records the training loss, the global gradient norm (what ``clip_by_global_norm`` sees, before
 clipping), and every layer's weight-gradient norm at the first step, beside the mean-field
 prediction ``sqrt(chi_1)`` per layer. The chaotic and critical networks train as one ensemble
-(``init_scales``), each remedy as one more. Writes ``exploding_gradients.json`` and the figure
-``exploding_gradients`` (PNG and SVG).
+(``init_scales``), each remedy as one more. Writes ``exploding_gradients.json`` and the figures
+``exploding_gradients`` and ``exploding_gradients_phase`` (tanh's order-to-chaos phase diagram,
+:func:`actlab.gradflow.phase_diagram`, with the chaotic and critical networks marked), PNG and
+SVG.
 
 References:
   Pascanu, Mikolov and Bengio, "On the difficulty of training recurrent neural networks", ICML
@@ -48,9 +50,8 @@ import optax
 from matplotlib.figure import Figure
 
 from actlab import data, plot, train
-from actlab.experiments import _ensembles, _setup
-from actlab.gradflow import chi1, critical_sigma_w2
-from actlab.io import write_json
+from actlab.experiments import _setup
+from actlab.gradflow import PhaseDiagram, chi1, critical_sigma_w2, phase_diagram
 from actlab.models import MLP
 
 __all__ = ["CLIP_NORM", "VARIANTS", "Config", "clipped_sgd", "run"]
@@ -87,6 +88,8 @@ class Config:
       learning_rates: learning rates tried, increasing.
       highlight_lr: the learning rate whose curves are drawn; one of ``learning_rates``.
       train_size: training images used (the first ones of the split); ``None``: all 1347.
+      phase_grid: ``(n_w, n_b)`` points of the phase diagram's grid, ``sigma_w2`` from 0.5 to
+        ``1.25 * sigma_w2`` and ``sigma_b2`` from 0 to ``4 * sigma_b2``.
     """
 
     depth: int = 20
@@ -98,6 +101,7 @@ class Config:
     learning_rates: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
     highlight_lr: float = 0.1
     train_size: int | None = 512
+    phase_grid: tuple[int, int] = (40, 9)
 
     @classmethod
     def full(cls) -> Config:
@@ -114,6 +118,7 @@ class Config:
             learning_rates=(0.01, 0.1),
             highlight_lr=0.1,
             train_size=256,
+            phase_grid=(12, 4),
         )
 
 
@@ -166,8 +171,8 @@ def _summarise(
 ) -> list[dict[str, Any]]:
     """Per learning rate: seed-averaged curves and per-layer norms of the finite members."""
     h = ens.history
-    ok = _ensembles.finite_members(ens).reshape(shape)
-    accuracy = ens.evaluate(test.x, test.y, loss=LOSS)["accuracy"].reshape(shape)
+    ok = train.finite_members(ens).reshape(shape)
+    accuracy = ens.evaluate(test.x, test.y, loss=LOSS).accuracy.reshape(shape)
     layers = np.stack([h.layer_grad_norms[f"hidden/{i}"] for i in range(cfg.depth)], axis=-1)
     out = []
     for j in range(shape[1]):
@@ -213,19 +218,25 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
         init_scales=[1.0, crit / cfg.sigma_w2],
     )
     scale = np.arange(drawn.size).reshape(-1, 2)  # members: seeds x learning rates x scales
-    normed = _ensembles.select(drawn, scale[:, 0])
-    both = _fit(_ensembles.rebuild(drawn, plain, drop="norms"), x, y, optax.sgd, cfg)
-    chaotic = _ensembles.rebuild(normed, plain, drop="norms")
+    normed = train.select(drawn, scale[:, 0])
+    both = _fit(train.rebuild(drawn, plain, drop="norms"), x, y, optax.sgd, cfg)
+    chaotic = train.rebuild(normed, plain, drop="norms")
     shape = (cfg.seeds, len(cfg.learning_rates))
     runs = {
-        "chaotic": _summarise(_ensembles.select(both, scale[:, 0]), test_set, cfg, shape),
-        "critical": _summarise(_ensembles.select(both, scale[:, 1]), test_set, cfg, shape),
+        "chaotic": _summarise(train.select(both, scale[:, 0]), test_set, cfg, shape),
+        "critical": _summarise(train.select(both, scale[:, 1]), test_set, cfg, shape),
         "clipped": _summarise(_fit(chaotic, x, y, clipped_sgd, cfg), test_set, cfg, shape),
         "batchnorm": _summarise(_fit(normed, x, y, optax.sgd, cfg), test_set, cfg, shape),
     }
+    n_w, n_b = cfg.phase_grid
+    phases = phase_diagram(
+        ["tanh"], np.linspace(0.5, 1.25 * cfg.sigma_w2, n_w), np.linspace(0.0, 4 * cfg.sigma_b2, n_b),
+        n_critical=n_b,
+    )  # fmt: skip
     return {
         "critical_sigma_w2": crit,
         "chi1": {"chaotic": chi1("tanh", cfg.sigma_w2, cfg.sigma_b2), "critical": 1.0},
+        "phase_diagram": phases.to_dict(),
         "steps": [int(s) for s in both.history.step],
         "train_size": int(x.shape[0]),
         **{name: runs[name] for name in VARIANTS},
@@ -280,6 +291,21 @@ def _figure(cfg: Config, res: dict[str, Any]) -> Figure:
     fig.suptitle(
         f"Exploding gradients: tanh MLP 64-{cfg.width}x{cfg.depth}-10 on {res['train_size']} "
         f"digits, full-batch gradient descent, {cfg.seeds} seeds (means)"
+    )
+    return fig
+
+
+def _phase_figure(cfg: Config, res: dict[str, Any]) -> Figure:
+    points = [
+        (cfg.sigma_w2, cfg.sigma_b2, "chaotic"),
+        (res["critical_sigma_w2"], cfg.sigma_b2, "critical"),
+    ]
+    fig = plot.phase_diagram(PhaseDiagram.from_dict(res["phase_diagram"]), points=points)
+    fig.suptitle(
+        f"Where the networks start: tanh, sigma_b2 = {cfg.sigma_b2:g}; chi_1 = "
+        f"{res['chi1']['chaotic']:.2f} at sigma_w2 = {cfg.sigma_w2:g}, 1 at "
+        f"{res['critical_sigma_w2']:.3f}",
+        fontsize=9,
     )
     return fig
 
@@ -432,24 +458,15 @@ def run(
     cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
     if cfg.highlight_lr not in cfg.learning_rates:
         raise ValueError(
-            f"Config.highlight_lr={cfg.highlight_lr} must be one of {cfg.learning_rates}"
+            f"Config: highlight_lr: expected one of {cfg.learning_rates}, received "
+            f"{cfg.highlight_lr}"
         )
     out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
     claims = _claims(cfg, res)
-    figures = [p.name for p in plot.save(_figure(cfg, res), out / NAME)]
-    result: dict[str, Any] = {
-        "title": "Exploding gradients and their remedies",
-        "summary": _summary(cfg, res, claims),
-        "figures": figures,
-        "table": _table(cfg, res, claims),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "config": dataclasses.asdict(cfg),
-        **res,
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed, title="Exploding gradients and their remedies",
+        summary=_summary(cfg, res, claims), table=_table(cfg, res, claims), claims=claims,
+        figures={NAME: _figure(cfg, res), f"{NAME}_phase": _phase_figure(cfg, res)}, data=res,
+    )  # fmt: skip

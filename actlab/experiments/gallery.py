@@ -6,8 +6,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
-
 from actlab import activations as A
 from actlab import plot
 from actlab.io import write_json
@@ -71,7 +69,6 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict[str,
     drawings["sbaf"] = plot.activations(("sbaf",), xlim=(-0.25, 1.25), num=num)
     for key, fig in drawings.items():
         figures += [p.name for p in plot.save(fig, out_dir / f"gallery_{key}")]
-        plt.close(fig)
     result = {
         "title": "The activation gallery",
         "summary": (

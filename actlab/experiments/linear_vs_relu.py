@@ -35,9 +35,8 @@ import optax
 from flax import nnx
 from matplotlib.figure import Figure
 
-from actlab import data, plot, train
+from actlab import data, train
 from actlab.experiments import _setup
-from actlab.io import write_json
 from actlab.models import MLP, collapse_linear, hidden_layers
 
 __all__ = ["Config", "run"]
@@ -430,24 +429,10 @@ def run(
         "xor_two_units_suffice_at_widest_margin": wide == 2,
         "xor_narrowest_margin_needs_more_units": narrow is None or narrow > 2,
     }
-    figures = []
-    for stem, fig in (
-        (NAME, _quadrant_figure(cfg, quadrants, quad_state)),
-        ("xor_units_vs_margin", _xor_figure(cfg, xor, xor_state)),
-    ):
-        figures += [p.name for p in plot.save(fig, out / stem)]
-    result: dict[str, Any] = {
-        "title": "Why not a linear activation",
-        "summary": _summary(quadrants, xor),
-        "figures": figures,
-        "table": _table(quadrants, xor, claims),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "config": dataclasses.asdict(cfg),
-        "quadrants": quadrants,
-        "xor": xor,
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed, title="Why not a linear activation",
+        summary=_summary(quadrants, xor), table=_table(quadrants, xor, claims), claims=claims,
+        figures={NAME: _quadrant_figure(cfg, quadrants, quad_state),
+                 "xor_units_vs_margin": _xor_figure(cfg, xor, xor_state)},
+        data={"quadrants": quadrants, "xor": xor},
+    )  # fmt: skip

@@ -39,7 +39,6 @@ from matplotlib.figure import Figure
 from actlab import activations as A
 from actlab import data, plot, regions, train
 from actlab.experiments import _setup
-from actlab.io import write_json
 from actlab.models import MLP, hidden_layers, output_layer
 
 __all__ = ["Config", "run"]
@@ -99,16 +98,8 @@ class Config:
             raise ValueError(f"leaky_slope: expected a slope in (0, 1), got {self.leaky_slope!r}")
 
 
-def _params(activation: str, cfg: Config) -> dict[str, float]:
-    return {"negative_slope": cfg.leaky_slope} if activation == "leaky_relu" else {}
-
-
-def _box(x: np.ndarray) -> np.ndarray:
-    """The box around the data with a 10% margin, ``((s_lo, s_hi), (t_lo, t_hi))``."""
-    x = np.asarray(x, dtype=np.float64)
-    low, high = x.min(axis=0), x.max(axis=0)
-    pad = 0.1 * (high - low)
-    return np.round(np.stack([low - pad, high + pad], axis=1), 1)
+def _activation(name: str, cfg: Config) -> A.Activation:
+    return A.get(name, negative_slope=cfg.leaky_slope) if name == "leaky_relu" else A.get(name)
 
 
 def _network(
@@ -119,7 +110,7 @@ def _network(
         2,
         [cfg.width] * depth,
         1,
-        activation=A.get(activation, **_params(activation, cfg)),
+        activation=_activation(activation, cfg),
         sigma_b2=cfg.sigma_b2,
         rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), member)),
     )
@@ -139,10 +130,7 @@ def _panel(
     for member in range(cfg.seeds):
         model, acc = _network(activation, depth, member, ds, cfg, seed, tx)
         part = regions.partition_plane(
-            hidden_layers(model),
-            bounds=box,
-            activation=activation,
-            activation_params=_params(activation, cfg),
+            hidden_layers(model), bounds=box, activation=_activation(activation, cfg)
         )
         counts.append(part.count)
         linear.append(part.count_linear())
@@ -299,7 +287,7 @@ def run(
     out = _setup.out_folder(out_dir)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
     ds = data.spirals(cfg.n, seed=seed, turns=cfg.turns)
-    box = _box(ds.x)
+    box = data.bounding_box(ds.x)
 
     panels, shown = [], []
     for activation in ACTIVATIONS:
@@ -308,19 +296,9 @@ def run(
             panels.append(panel)
             shown.append(drawn)
     claims = _claims(panels)
-    figures = [p.name for p in plot.save(_figure(cfg, panels, shown, ds), out / NAME)]
-    result: dict[str, Any] = {
-        "title": "Partitions of the input plane: ReLU against leaky ReLU",
-        "summary": _summary(panels, claims, cfg),
-        "figures": figures,
-        "table": _table(panels),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "config": dataclasses.asdict(cfg),
-        "box": box.tolist(),
-        "panels": panels,
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed, title="Partitions of the input plane: ReLU against leaky ReLU",
+        summary=_summary(panels, claims, cfg), table=_table(panels), claims=claims,
+        figures={NAME: _figure(cfg, panels, shown, ds)},
+        data={"box": box.tolist(), "panels": panels},
+    )  # fmt: skip

@@ -16,7 +16,7 @@ choices of one dtype train as one vmapped ensemble: ``grad_at_zero`` is state of
 module, not part of the compiled program. At regular steps it measures, on the training set:
 
 * the fraction of pre-activations that are exactly 0
-  (:func:`actlab.gradflow.units.ensemble_unit_stats`, ``zero_preactivation``);
+  (:func:`actlab.gradflow.ensemble_unit_stats`, ``zero_preactivation``);
 * the relative difference ``|g_1 - g_0| / |g_0|`` of the loss gradients computed with the two
   choices at the same parameters (the ``grad_at_zero = 0`` run's);
 * the relative distance between the parameters of the two runs, which start equal and separate
@@ -52,10 +52,9 @@ from flax import nnx
 from matplotlib.figure import Figure
 
 from actlab import activations as A
-from actlab import data, plot, train
-from actlab.experiments import _ensembles, _setup
-from actlab.gradflow.units import unit_stats
-from actlab.io import write_json
+from actlab import data, train
+from actlab.experiments import _setup
+from actlab.gradflow import unit_stats
 from actlab.models import MLP
 
 __all__ = ["DTYPES", "Config", "run"]
@@ -189,7 +188,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
     seeds = [seed * 1000 + i for i in range(cfg.seeds)]
     base = train.init_ensemble(_Network(cfg.width, cfg.depth), seeds)
     # members: grad_at_zero 0 for every seed, then 1 for every seed (same weights, same data)
-    pair = _ensembles.concat([base, base])
+    pair = train.concat([base, base])
     pair = _with_grad_at_zero(pair, np.repeat([0.0, 1.0], cfg.seeds))
     tx = optax.sgd(cfg.learning_rate)
     arrays = tuple(jnp.asarray(a) for a in (x, y, test_set.x, test_set.y))
@@ -199,7 +198,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
         "pre_activations_per_step": int(x.shape[0]) * cfg.width * cfg.depth,
     }
     for dtype in DTYPES:
-        ens = _ensembles.rebuild(pair, _Network(cfg.width, cfg.depth, dtype))
+        ens = train.rebuild(pair, _Network(cfg.width, cfg.depth, dtype))
 
         def measure(e: train.Ensemble) -> dict[str, np.ndarray]:
             zeros, gap, accuracy = _probe(e.graphdef, e.params, e.rest, *arrays)
@@ -210,7 +209,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
                 "distance": _distance(e, cfg.seeds),
             }
 
-        ens, history, measured = _ensembles.fit_segments(
+        ens, history, measured = train.fit_segments(
             ens,
             x,
             y,
@@ -407,19 +406,8 @@ def run(
     out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
-    claims = _claims(res)
-    figures = [p.name for p in plot.save(_figure(cfg, res), out / NAME)]
-    result: dict[str, Any] = {
-        "title": "ReLU'(0) matters in low precision",
-        "summary": _summary(cfg, res),
-        "figures": figures,
-        "table": _table(cfg, res),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "config": dataclasses.asdict(cfg),
-        **res,
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed, title="ReLU'(0) matters in low precision",
+        summary=_summary(cfg, res), table=_table(cfg, res), claims=_claims(res),
+        figures={NAME: _figure(cfg, res)}, data=res,
+    )  # fmt: skip

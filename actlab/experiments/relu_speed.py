@@ -39,9 +39,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from actlab import activations as A
-from actlab import plot
 from actlab.experiments import _setup
-from actlab.io import write_json
 from actlab.timing import PASSES, Setting, activation_costs, ratios_to
 
 __all__ = ["Config", "run"]
@@ -266,21 +264,14 @@ def run(
         )
         ratios[key] = ratios_to(costs[key], BASELINE)
     claims = _claims(cfg, ratios)
-    figures = [p.name for p in plot.save(_figure(cfg, ratios), out / NAME)]
-    result: dict[str, Any] = {
-        "title": "Is ReLU faster?",
-        "summary": _summary(cfg, costs, ratios, claims),
-        "figures": figures,
-        "table": _table(cfg, costs, ratios),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "device": jax.devices()[0].device_kind,
-        "config": dataclasses.asdict(cfg),
-        "settings": {k: dataclasses.asdict(s) for k, s in cfg.settings().items()},
-        "costs": costs,
-        "ratios": ratios,
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed, title="Is ReLU faster?",
+        summary=_summary(cfg, costs, ratios, claims), table=_table(cfg, costs, ratios),
+        claims=claims, figures={NAME: _figure(cfg, ratios)},
+        data={
+            "device": jax.devices()[0].device_kind,
+            "settings": {k: dataclasses.asdict(s) for k, s in cfg.settings().items()},
+            "costs": costs,
+            "ratios": ratios,
+        },
+    )  # fmt: skip

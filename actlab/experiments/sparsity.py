@@ -8,9 +8,9 @@ dense: small, but not zero.
 
 :func:`run` trains ``MLP(64, [width] * depth, 10)`` on scikit-learn's digits with each
 activation, from the same He-initialised weights (zero biases), as one vmapped ensemble over
-activations x seeds (:class:`actlab.experiments._ensembles.ActivationChoice`). Before and after
+activations x seeds (:class:`actlab.models.ActivationChoice`). Before and after
 training it measures per layer, on the training images, with
-:func:`actlab.gradflow.units.ensemble_unit_stats`: the fraction of outputs that are exactly zero
+:func:`actlab.gradflow.ensemble_unit_stats`: the fraction of outputs that are exactly zero
 (per example, averaged), the fraction within ``near_zero`` of zero, and ReLU's dead units. Writes
 ``sparsity.json`` and the figure ``sparsity`` (PNG and SVG).
 
@@ -36,11 +36,10 @@ import numpy as np
 import optax
 from matplotlib.figure import Figure
 
-from actlab import data, plot, train
-from actlab.experiments import _ensembles, _setup
-from actlab.gradflow.units import ensemble_unit_stats
-from actlab.io import write_json
-from actlab.models import MLP
+from actlab import data, train
+from actlab.experiments import _setup
+from actlab.gradflow import ensemble_unit_stats
+from actlab.models import MLP, ActivationChoice
 
 __all__ = ["ACTIVATIONS", "Config", "run"]
 
@@ -91,7 +90,7 @@ class _Network:
     depth: int
 
     def __call__(self, rngs: Any) -> MLP:
-        act = functools.partial(_ensembles.ActivationChoice, choices=ACTIVATIONS)
+        act = functools.partial(ActivationChoice, choices=ACTIVATIONS)
         return MLP(64, [self.width] * self.depth, 10, activation=act, rngs=rngs)
 
 
@@ -115,7 +114,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
     base = train.init_ensemble(
         _Network(cfg.width, cfg.depth), [seed * 1000 + i for i in range(cfg.seeds)]
     )
-    ens = _ensembles.concat([_ensembles.choose(base, k) for k in range(len(ACTIVATIONS))])
+    ens = train.concat([train.choose_activation(base, k) for k in range(len(ACTIVATIONS))])
     shape = (len(ACTIVATIONS), cfg.seeds)
     before = _measure(ens, x, cfg, shape)
     ens = train.fit_ensemble(
@@ -130,7 +129,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
         progress=False,
     )
     after = _measure(ens, x, cfg, shape)
-    accuracy = ens.evaluate(test_set.x, test_set.y, loss=LOSS)["accuracy"].reshape(shape)
+    accuracy = ens.evaluate(test_set.x, test_set.y, loss=LOSS).accuracy.reshape(shape)
     train_loss = ens.history.loss.reshape(*shape, -1)
     result: dict[str, Any] = {"train_size": int(x.shape[0])}
     for a, name in enumerate(ACTIVATIONS):
@@ -275,20 +274,10 @@ def run(
     out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
-    claims = _claims(res)
-    figures = [p.name for p in plot.save(_figure(cfg, res), out / NAME)]
-    result: dict[str, Any] = {
-        "title": "Activation sparsity: ReLU against smooth activations",
-        "summary": _summary(cfg, res),
-        "figures": figures,
-        "table": _table(res),
-        "experiment": NAME,
-        "quick": cfg == Config.quick(),
-        "seed": seed,
-        "config": dataclasses.asdict(cfg),
-        **{name: res[name] for name in ACTIVATIONS},
-        "train_size": res["train_size"],
-        "claims": claims,
-    }
-    write_json(out / f"{NAME}.json", result)
-    return result
+    return _setup.finish(
+        out, NAME, cfg, seed=seed,
+        title="Activation sparsity: ReLU against smooth activations",
+        summary=_summary(cfg, res), table=_table(res), claims=_claims(res),
+        figures={NAME: _figure(cfg, res)},
+        data={**{name: res[name] for name in ACTIVATIONS}, "train_size": res["train_size"]},
+    )  # fmt: skip

@@ -1,29 +1,38 @@
-"""Gradient flow in deep networks: measurements on networks and batches, and mean-field theory."""
+"""Gradient flow in deep networks: measurements on networks and batches, and mean-field theory.
 
-from actlab.gradflow.jacobian import JacobianSpectrum, jacobian_spectrum, layer_jacobian_spectrum
-from actlab.gradflow.signals import (
-    Signals,
-    layer_signals,
-    signals,
-    stack_signals,
-    switch_activation,
-)
-from actlab.gradflow.theory import (
-    PHASE_TOL,
-    DivergenceError,
-    MeanField,
+Measurements take a *network*, an :class:`actlab.models.MLP` or hidden layers ``[(W, b), ...]``
+with ``activation=`` (:data:`actlab.models.Network`):
+
+- :func:`signals`, :func:`stack_signals`: per-layer forward and backward signals and gradient
+  norms (:class:`Signals`);
+- :func:`jacobian_spectrum`: singular values of the input-output Jacobian
+  (:class:`JacobianSpectrum`);
+- :func:`unit_stats`, :func:`ensemble_unit_stats`: dead, sparse, saturated units
+  (:class:`UnitStats`).
+
+Theory for any activation (a name, an activation from ``actlab.activations.get``, or a callable):
+:class:`MeanField` and its one-call forms (:func:`q_star`, :func:`chi1`, :func:`correlation_map`,
+:func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`.
+"""
+
+from actlab.gradflow._functional import (
     c_star,
     chi1,
     chi_c,
     correlation_map,
     critical_sigma_w2,
     length_map,
+    mean_field_numbers,
     phase,
     q_star,
     xi_c,
     xi_q,
 )
-from actlab.gradflow.units import SATURATION_THRESHOLD, UnitStats, ensemble_unit_stats, unit_stats
+from actlab.gradflow._jacobian import JacobianSpectrum, jacobian_spectrum
+from actlab.gradflow._meanfield import PHASE_TOL, DivergenceError, MeanField
+from actlab.gradflow._phase_diagram import PhaseDiagram, phase_diagram
+from actlab.gradflow._signals import Signals, signals, stack_signals
+from actlab.gradflow._units import SATURATION_THRESHOLD, UnitStats, ensemble_unit_stats, unit_stats
 
 __all__ = [
     "PHASE_TOL",
@@ -31,6 +40,7 @@ __all__ = [
     "DivergenceError",
     "JacobianSpectrum",
     "MeanField",
+    "PhaseDiagram",
     "Signals",
     "UnitStats",
     "c_star",
@@ -40,14 +50,13 @@ __all__ = [
     "critical_sigma_w2",
     "ensemble_unit_stats",
     "jacobian_spectrum",
-    "layer_jacobian_spectrum",
-    "layer_signals",
     "length_map",
+    "mean_field_numbers",
     "phase",
+    "phase_diagram",
     "q_star",
     "signals",
     "stack_signals",
-    "switch_activation",
     "unit_stats",
     "xi_c",
     "xi_q",

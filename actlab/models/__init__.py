@@ -1,4 +1,9 @@
-"""Flax NNX models: the MLP builder, learnable activations, initializers and linear collapse.
+"""Flax NNX models: the MLP builder, learnable activations, initializers, the forward pass and
+linear collapse.
+
+A *network* is an :class:`MLP` or its hidden layers as arrays ``[(W, b), ...]`` (:data:`Layers`);
+:func:`forward` runs either and keeps every layer (:class:`Trace`), and :func:`check_layers` is
+the one check of layers given as arrays.
 
 Example::
 
@@ -10,21 +15,40 @@ Example::
 """
 
 from actlab.models._analysis import collapse_linear, hidden_layers, output_layer
-from actlab.models._init import INIT_SCHEMES, Initializer, bias_init, kernel_init
+from actlab.models._choice import ActivationChoice
+from actlab.models._init import INIT_SCHEMES, Initializer, bias_init, default_sigma_w2, kernel_init
 from actlab.models._learnable import LearnableELU, PReLU, Swish
 from actlab.models._mlp import MLP, ActivationArg
+from actlab.models._network import (
+    Layers,
+    Network,
+    check_layers,
+    check_readout,
+    forward,
+    layer_activations,
+)
+from actlab.models._trace import Trace
 
 __all__ = [
     "INIT_SCHEMES",
     "MLP",
     "ActivationArg",
+    "ActivationChoice",
     "Initializer",
+    "Layers",
     "LearnableELU",
+    "Network",
     "PReLU",
     "Swish",
+    "Trace",
     "bias_init",
+    "check_layers",
+    "check_readout",
     "collapse_linear",
+    "default_sigma_w2",
+    "forward",
     "hidden_layers",
     "kernel_init",
+    "layer_activations",
     "output_layer",
 ]

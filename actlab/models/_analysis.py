@@ -5,9 +5,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from actlab.checks import message
 from actlab.models._mlp import MLP
 
 __all__ = ["collapse_linear", "hidden_layers", "output_layer"]
+
+
+def _check_mlp(model: object, where: str) -> None:
+    if not isinstance(model, MLP):
+        raise TypeError(message("model", "an actlab.models.MLP", type(model).__name__, where=where))
 
 
 def _affine_norm(model: MLP, i: int, w: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -16,12 +22,11 @@ def _affine_norm(model: MLP, i: int, w: jax.Array, b: jax.Array) -> tuple[jax.Ar
         return w, b
     bn = model.norms[i]
     if model.norm != "batch" or not bn.use_running_average:
+        mode = " in training mode" if model.norm == "batch" else ""
         raise ValueError(
-            f"the network uses norm={model.norm!r}"
-            + (" in training mode" if model.norm == "batch" else "")
-            + ", which is not an affine map of the pre-activations; only batch norm in eval mode "
-            "(model.eval()) folds into (W, b)"
-        )
+            message("model", "affine normalisation: batch norm in eval mode (model.eval()), which "
+                    "folds into (W, b)", f"norm={model.norm!r}{mode}", where="hidden_layers")
+        )  # fmt: skip
     gain = jax.lax.rsqrt(bn.var[...] + bn.epsilon)
     if bn.scale is not None:
         gain = gain * bn.scale[...]
@@ -51,8 +56,7 @@ def hidden_layers(model: MLP) -> list[tuple[jax.Array, jax.Array]]:
         >>> [w.shape for w, _ in hidden_layers(model)]
         [(2, 3), (3, 4)]
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"hidden_layers: expected an actlab.models.MLP, got {type(model).__name__}")
+    _check_mlp(model, "hidden_layers")
     return [
         _affine_norm(model, i, layer.kernel[...], layer.bias[...])
         for i, layer in enumerate(model.hidden)
@@ -61,8 +65,7 @@ def hidden_layers(model: MLP) -> list[tuple[jax.Array, jax.Array]]:
 
 def output_layer(model: MLP) -> tuple[jax.Array, jax.Array]:
     """The read-out's affine map ``(W, b)``, ``W`` of shape ``(widths[-1], out)``."""
-    if not isinstance(model, MLP):
-        raise TypeError(f"output_layer: expected an actlab.models.MLP, got {type(model).__name__}")
+    _check_mlp(model, "output_layer")
     return model.output.kernel[...], model.output.bias[...]
 
 
@@ -93,16 +96,13 @@ def collapse_linear(model: MLP) -> tuple[jax.Array, jax.Array]:
         >>> bool(jnp.allclose(model(x), x @ w + b, atol=1e-5))
         True
     """
-    if not isinstance(model, MLP):
-        raise TypeError(
-            f"collapse_linear: expected an actlab.models.MLP, got {type(model).__name__}"
-        )
+    _check_mlp(model, "collapse_linear")
     if model.widths and model.activation_name != "identity":
         got = model.activation_name or type(model.activations or model.activation).__name__
         raise ValueError(
-            "collapse_linear: needs a network whose activation is the identity "
-            f"(activation='identity'); got {got!r}"
-        )
+            message("model", "a network built with activation='identity'", repr(got),
+                    where="collapse_linear")
+        )  # fmt: skip
     w = jnp.eye(model.in_features, dtype=model.output.kernel[...].dtype)
     b = jnp.zeros((model.in_features,), dtype=w.dtype)
     for w_l, b_l in [*hidden_layers(model), output_layer(model)]:

@@ -7,14 +7,15 @@ protocol). Kernels follow the Flax convention: shape ``(fan_in, fan_out)``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["INIT_SCHEMES", "Initializer", "bias_init", "kernel_init"]
+from actlab.checks import message, number, one_of, show
+
+__all__ = ["INIT_SCHEMES", "Initializer", "bias_init", "default_sigma_w2", "kernel_init"]
 
 Initializer = Callable[..., jax.Array]
 """``init(key, shape, dtype=jnp.float32) -> Array``."""
@@ -23,10 +24,19 @@ INIT_SCHEMES = ("he", "glorot", "lecun", "orthogonal")
 _DEFAULT_SIGMA_W2 = {"he": 2.0, "lecun": 1.0, "orthogonal": 1.0}
 
 
-def _positive(name: str, value: Any) -> float:
-    if not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+def default_sigma_w2(init: str) -> float:
+    """The weight variance times fan-in of a Gaussian or orthogonal scheme: 2 for ``"he"``, 1 for
+    ``"lecun"`` and ``"orthogonal"``.
+
+    Raises:
+      ValueError: ``"glorot"`` (its variance depends on both fans) or an unknown scheme.
+
+    Example:
+      >>> default_sigma_w2("he")
+      2.0
+    """
+    one_of(init, "init", tuple(_DEFAULT_SIGMA_W2), where="default_sigma_w2")
+    return _DEFAULT_SIGMA_W2[init]
 
 
 def kernel_init(init: str | Initializer = "he", sigma_w2: float | None = None) -> Initializer:
@@ -60,20 +70,28 @@ def kernel_init(init: str | Initializer = "he", sigma_w2: float | None = None) -
     if callable(init) and not isinstance(init, str):
         if sigma_w2 is not None:
             raise ValueError(
-                "sigma_w2 applies to the schemes 'he', 'lecun' and 'orthogonal', not to a custom "
-                f"initializer; got sigma_w2={sigma_w2!r} with init={init!r}"
-            )
+                message("sigma_w2", "None with a custom initializer (sigma_w2 sets the schemes "
+                        "'he', 'lecun' and 'orthogonal')", show(sigma_w2), where="kernel_init")
+            )  # fmt: skip
         return init
     if init not in INIT_SCHEMES:
-        raise ValueError(f"init must be one of {INIT_SCHEMES} or an initializer, got {init!r}")
+        listed = ", ".join(repr(s) for s in INIT_SCHEMES)
+        raise ValueError(
+            message("init", f"one of {listed} or an initializer", show(init), where="kernel_init")
+        )
     if init == "glorot":
         if sigma_w2 is not None:
             raise ValueError(
-                "init='glorot' fixes the weight variance at 2 / (fan_in + fan_out); pass "
-                f"init='he' or 'lecun' to set sigma_w2 (got sigma_w2={sigma_w2!r})"
-            )
+                message("sigma_w2", "None with init='glorot', whose variance is fixed at "
+                        "2 / (fan_in + fan_out) (use 'he' or 'lecun' to set it)", show(sigma_w2),
+                        where="kernel_init")
+            )  # fmt: skip
         return jax.nn.initializers.glorot_uniform()
-    scale = _DEFAULT_SIGMA_W2[init] if sigma_w2 is None else _positive("sigma_w2", sigma_w2)
+    scale = (
+        _DEFAULT_SIGMA_W2[init]
+        if sigma_w2 is None
+        else number(sigma_w2, "sigma_w2", low=0.0, low_open=True, where="kernel_init")
+    )
     if init == "orthogonal":
         return jax.nn.initializers.orthogonal(scale=math.sqrt(scale))
     return jax.nn.initializers.variance_scaling(scale, "fan_in", "normal")
@@ -88,8 +106,7 @@ def bias_init(sigma_b2: float = 0.0) -> Initializer:
     Returns:
       An initializer ``(key, shape, dtype) -> Array``.
     """
-    if not isinstance(sigma_b2, numbers.Real) or not math.isfinite(sigma_b2) or sigma_b2 < 0:
-        raise ValueError(f"sigma_b2 must be a finite number >= 0, got {sigma_b2!r}")
+    sigma_b2 = number(sigma_b2, "sigma_b2", low=0.0, where="bias_init")
     if sigma_b2 == 0:
         return jax.nn.initializers.zeros
     std = math.sqrt(sigma_b2)

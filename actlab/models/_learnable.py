@@ -8,16 +8,17 @@ all units (shape ``()``) or one per unit (shape ``(num_features,)``), acting on 
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
 from actlab import activations as A
+from actlab.checks import integer, message, number, show
 
 __all__ = ["LearnableELU", "PReLU", "Swish"]
 
@@ -36,18 +37,12 @@ class _PerUnitParameter(nnx.Module):
         param_dtype: Any,
     ) -> None:
         cls = type(self).__name__
-        if not isinstance(init, numbers.Real) or not math.isfinite(init):
-            raise ValueError(f"{cls}: init must be a finite number, got {init!r}")
+        if not isinstance(init, numbers.Real):
+            raise ValueError(message("init", "a finite number", show(init), where=cls))
+        number(init, "init", where=cls)
         if per_unit:
-            if (
-                not isinstance(num_features, numbers.Integral)
-                or isinstance(num_features, bool)
-                or num_features <= 0
-            ):
-                raise ValueError(
-                    f"{cls}: per_unit=True needs num_features, a positive int; got {num_features!r}"
-                )
-            shape: tuple[int, ...] = (int(num_features),)
+            count = integer(num_features, "num_features (with per_unit=True)", minimum=1, where=cls)
+            shape: tuple[int, ...] = (count,)
         else:
             shape = ()
         self.num_features = None if num_features is None else int(num_features)
@@ -61,9 +56,9 @@ class _PerUnitParameter(nnx.Module):
             return p
         if x.ndim == 0 or x.shape[-1] != p.shape[0]:
             raise ValueError(
-                f"{type(self).__name__}: per-unit {self._parameter} has {p.shape[0]} entries, "
-                f"so the input's last axis must have that size; got input shape {x.shape}"
-            )
+                message("x", f"a last axis of size {p.shape[0]} (one per-unit {self._parameter} "
+                        "each)", f"shape {x.shape}", where=type(self).__name__)
+            )  # fmt: skip
         return jnp.reshape(p, (1,) * (x.ndim - 1) + p.shape)
 
 
@@ -104,6 +99,12 @@ class PReLU(_PerUnitParameter):
     def __call__(self, x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
         return A.prelu(x, self._broadcast(x))
+
+    def as_activation(self) -> A.Activation:
+        """The registry activation computed with the current slope: ``get("prelu", slope=...)``
+        (a float when shared, an array when per unit); what region counting reads."""
+        slope = np.asarray(self.slope[...])
+        return A.get("prelu", slope=float(slope) if slope.ndim == 0 else slope)
 
 
 class LearnableELU(_PerUnitParameter):
@@ -147,6 +148,17 @@ class LearnableELU(_PerUnitParameter):
         x = jnp.asarray(x)
         alpha = self._broadcast(x)
         return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+    def as_activation(self) -> A.Activation:
+        """The registry activation computed with the current shared ``alpha``:
+        ``get("elu", alpha=...)`` (``ValueError`` for per-unit or negative values)."""
+        alpha = np.asarray(self.alpha[...])
+        if alpha.ndim:
+            raise ValueError(
+                message("alpha", "one shared value (elu takes a scalar alpha)",
+                        f"shape {alpha.shape}", where="LearnableELU.as_activation")
+            )  # fmt: skip
+        return A.get("elu", alpha=float(alpha))
 
 
 class Swish(_PerUnitParameter):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import numbers
@@ -15,7 +14,9 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from actlab import activations as A
+from actlab.checks import integer, message, one_of, show
 from actlab.models._init import Initializer, bias_init, kernel_init
+from actlab.models._trace import Layer, Trace, run
 
 __all__ = ["MLP", "ActivationArg"]
 
@@ -23,45 +24,6 @@ ActivationArg = str | Callable[[jax.Array], jax.Array] | nnx.Module | type | fun
 """What ``MLP(activation=...)`` accepts; see :class:`MLP`."""
 
 NORMS = (None, "batch", "layer")
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"MLP: {name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Registered:
-    """A registry activation with bound parameters, equal and hashable by value.
-
-    Stored on the module instead of the object ``actlab.activations.get`` returns, so that two
-    models built alike have equal graph definitions and share compiled code.
-    """
-
-    name: str
-    params: tuple[tuple[str, Any], ...]
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return A.spec(self.name).fn(x, **dict(self.params))
-
-
-def _registered(activation: Any) -> _Registered | None:
-    """``activation`` as a :class:`_Registered` when it is a registry name or a ``get`` result."""
-    if isinstance(activation, str):
-        bound = A.get(activation)  # ValueError listing the valid names
-    elif isinstance(activation, A.Activation):
-        bound = activation
-    elif activation is A.identity:
-        bound = A.get("identity")
-    else:
-        return None
-    params = tuple(sorted(bound.params.items()))
-    try:
-        hash(params)
-    except TypeError:  # array-valued parameters: keep the callable as given
-        return None
-    return _Registered(bound.name, params)
 
 
 def _is_module_factory(activation: Any) -> bool:
@@ -128,19 +90,21 @@ class MLP(nnx.Module):
         dtype: Any = None,
         rngs: nnx.Rngs,
     ) -> None:
-        in_features = _positive_int("in_features", in_features)
-        out_features = _positive_int("out_features", out_features)
-        if isinstance(widths, numbers.Integral | str):
-            raise ValueError(f"MLP: widths must be a sequence of positive ints, got {widths!r}")
-        widths = [_positive_int(f"widths[{i}]", w) for i, w in enumerate(widths)]
-        if norm not in NORMS:
-            raise ValueError(f"MLP: norm must be one of {NORMS}, got {norm!r}")
+        where = "MLP"
+        in_features = integer(in_features, "in_features", minimum=1, where=where)
+        out_features = integer(out_features, "out_features", minimum=1, where=where)
+        if isinstance(widths, numbers.Integral | str) or not isinstance(widths, Sequence):
+            raise ValueError(
+                message("widths", "a sequence of ints >= 1", show(widths), where=where)
+            )
+        widths = [integer(w, f"widths[{i}]", minimum=1, where=where) for i, w in enumerate(widths)]
+        one_of(norm, "norm", NORMS, where=where)
         if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MLP: dropout must be a rate in [0, 1), got {dropout!r}")
+            raise ValueError(message("dropout", "a rate in [0, 1)", show(dropout), where=where))
         if dtype is not None and not jnp.issubdtype(dtype, jnp.floating):
-            raise ValueError(f"MLP: dtype must be None or a floating dtype, got {dtype!r}")
+            raise ValueError(message("dtype", "None or a floating dtype", show(dtype), where=where))
         if not isinstance(rngs, nnx.Rngs):
-            raise TypeError(f"MLP: rngs must be an nnx.Rngs, got {type(rngs).__name__}")
+            raise TypeError(message("rngs", "an nnx.Rngs", type(rngs).__name__, where=where))
         w_init, b_init = kernel_init(init, sigma_w2), bias_init(sigma_b2)
 
         self.in_features, self.out_features = in_features, out_features
@@ -187,38 +151,55 @@ class MLP(nnx.Module):
             nnx.List([nnx.Dropout(dropout, rngs=rngs) for _ in widths]) if dropout > 0 else None
         )
 
-        # activation: one module per layer, one shared module, or a fixed function
+        # activation: one module per layer, one shared module, or a fixed function; a registry
+        # activation is stored as its Activation (equal by value), so that two models built
+        # alike have equal graph definitions and share compiled code
         activations, shared = None, None
-        registered = _registered(activation)
-        if registered is not None:
-            shared = registered
-            self.activation_name = registered.name
-        elif _is_module_factory(activation):
+        if _is_module_factory(activation):
             activations = nnx.List([activation(w, rngs=rngs) for w in widths])
-        elif callable(activation):
-            shared = activation
         else:
-            raise TypeError(
-                "MLP: activation must be a registry name, a callable, a learnable activation "
-                f"class (or partial) or an nnx.Module; got {type(activation).__name__}"
-            )
+            shared = A.resolve(activation, where=where)
+            if not isinstance(shared, nnx.Module):
+                registered = A.describe(shared)
+                if registered is not None:
+                    shared, self.activation_name = registered, registered.name
         self.activations = activations
         """One learnable activation module per hidden layer, or ``None``."""
         self.activation = shared
         """The activation shared by every hidden layer (function or module), or ``None``."""
 
-    def __call__(self, x: ArrayLike) -> jax.Array:
-        """Forward pass: ``x`` of shape ``(..., in_features)`` to ``(..., out_features)``."""
+    def layer_activation(self, l: int) -> Callable[[jax.Array], jax.Array]:
+        """The activation of hidden layer ``l`` (its own module, or the shared one)."""
+        return self.activations[l] if self.activations is not None else self.activation
+
+    def trace(self, x: ArrayLike, *, perturb: Sequence[jax.Array] | None = None) -> Trace:
+        """The forward pass, every hidden layer kept: see :class:`actlab.models.Trace`.
+
+        Args:
+          x: inputs ``(..., in_features)``.
+          perturb: optional arrays added to each hidden layer's pre-activations, shaped like
+            them (their gradient at zero is the gradient with respect to the pre-activations).
+
+        Returns:
+          The :class:`~actlab.models.Trace`; ``trace(x).output == model(x)``.
+        """
         x = jnp.asarray(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
-                f"MLP: expected inputs of shape (..., {self.in_features}), got {x.shape}"
+                message("x", f"shape (..., {self.in_features})", f"shape {x.shape}", where="MLP")
             )
-        for i, layer in enumerate(self.hidden):
-            x = layer(x)
-            if self.norms is not None:
-                x = self.norms[i](x)
-            x = self.activations[i](x) if self.activations is not None else self.activation(x)
-            if self.dropouts is not None:
-                x = self.dropouts[i](x)
-        return self.output(x)
+
+        def pre(l: int) -> Callable[[jax.Array], jax.Array]:
+            if self.norms is None:
+                return self.hidden[l]
+            return lambda h: self.norms[l](self.hidden[l](h))
+
+        layers = [
+            Layer(pre(l), self.layer_activation(l), self.dropouts[l] if self.dropouts else None)
+            for l in range(len(self.widths))
+        ]
+        return run(layers, self.output, x, perturb)
+
+    def __call__(self, x: ArrayLike) -> jax.Array:
+        """Forward pass: ``x`` of shape ``(..., in_features)`` to ``(..., out_features)``."""
+        return self.trace(x).output

@@ -1,13 +1,15 @@
 """Linear regions of piecewise-linear networks: exact counts, estimates and bounds.
 
-Layers are the hidden layers ``[(W, b), ...]`` of an MLP, ``W`` of shape ``(in, out)``,
-``y = x @ W + b``, each followed by a piecewise-linear activation from :mod:`actlab.activations`
-(``relu``, ``leaky_relu``, ``prelu``, ``relu6``, ``hard_tanh``, ``hard_sigmoid``, ``identity``);
+Layers are the hidden layers ``[(W, b), ...]`` of an MLP (:data:`actlab.models.Layers`), ``W`` of
+shape ``(in, out)``, ``y = x @ W + b``, each followed by a piecewise-linear activation (``relu``,
+``leaky_relu``, ``prelu``, ``relu6``, ``hard_tanh``, ``hard_sigmoid``, ``identity``: a name, an
+``actlab.activations.get(...)`` with its parameters, or a ``PReLU`` module);
 the affine output layer adds no regions and is not passed. A region is counted when it has
 non-empty interior in the segment, plane or sample set at hand; a unit is in piece ``p`` when its
 pre-activation exceeds exactly ``p`` kinks (for ReLU: on when ``> 0``).
 
-- :func:`count_line`, :func:`count_lines`: exact counts along segments.
+- :func:`count_line`, :func:`count_lines`, :func:`partition_line`: exact counts along segments,
+  and the regions met in order with their patterns.
 - :func:`partition_plane`, :func:`count_plane`: the exact partition of a box of a 2D slice into
   convex polygons, with patterns, affine maps and areas; activation and linear region counts.
 - :func:`slice_through`: the slice through three data points.
@@ -25,12 +27,13 @@ Example:
 
 from actlab.regions import bounds
 from actlab.regions.constructions import sawtooth, tent_map
-from actlab.regions.line import count_line, count_lines
+from actlab.regions.line import LinePartition, count_line, count_lines, partition_line
 from actlab.regions.plane import PlanePartition, count_plane, partition_plane
 from actlab.regions.sampled import count_sampled, grid_points, uniform_points
 from actlab.regions.slices import PlaneSlice, slice_through
 
 __all__ = [
+    "LinePartition",
     "PlanePartition",
     "PlaneSlice",
     "bounds",
@@ -39,6 +42,7 @@ __all__ = [
     "count_plane",
     "count_sampled",
     "grid_points",
+    "partition_line",
     "partition_plane",
     "sawtooth",
     "slice_through",

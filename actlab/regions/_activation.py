@@ -1,13 +1,14 @@
-"""A registry activation reduced to what region counting needs: kinks and affine pieces."""
+"""A piecewise-linear activation reduced to what region counting needs: kinks and affine pieces."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from actlab import activations as A
+from actlab.checks import message, show
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,45 +39,35 @@ class PiecewiseLinear:
         return index
 
 
-def resolve(activation: str, params: Mapping[str, float] | None = None) -> PiecewiseLinear:
-    """Look ``activation`` up in :mod:`actlab.activations` and return its pieces.
+def resolve(activation: Any) -> PiecewiseLinear:
+    """The pieces of a piecewise-linear activation.
 
     Args:
-      activation: a registry name, e.g. ``"relu"`` or ``"leaky_relu"``.
-      params: the activation's shape parameters, e.g. ``{"negative_slope": 0.1}``; defaults when
-        ``None``.
+      activation: a registry name (``"relu"``), an activation from
+        :func:`actlab.activations.get` (``get("leaky_relu", negative_slope=0.1)``), or a learnable
+        module that computes one (an :class:`actlab.models.PReLU` with a shared slope).
 
     Returns:
-      The activation's :class:`PiecewiseLinear` description.
+      Its :class:`PiecewiseLinear` description.
 
     Raises:
-      TypeError: if ``activation`` is not a string.
-      ValueError: if the name is unknown or the activation is not piecewise linear.
+      TypeError: a plain callable or another object (no registry activation behind it).
+      ValueError: an unknown name, or an activation that is not piecewise linear.
     """
-    if not isinstance(activation, str):
-        raise TypeError(
-            "activation: expected a registry name (str), e.g. 'relu', received "
-            f"{type(activation).__name__}"
-        )
-    if activation not in A.names():
-        raise ValueError(f"activation: expected one of {A.names()}, received {activation!r}")
-    spec = A.spec(activation)
+    registered = A.describe(activation)
+    linear = ", ".join(n for n in A.names() if A.spec(n).piecewise_linear)
+    expected = f"a piecewise-linear activation ({linear}) or activations.get(...) of one"
+    if registered is None:
+        raise TypeError(message("activation", expected, show(activation)))
+    spec = A.spec(registered.name)
     if not spec.piecewise_linear:
-        linear = tuple(n for n in A.names() if A.spec(n).piecewise_linear)
-        raise ValueError(
-            f"activation: expected a piecewise-linear activation, one of {linear}; received "
-            f"{activation!r}, which is not piecewise linear (spec(...).piecewise_linear is False)"
-        )
-    pieces = spec.pieces(**dict(params or {}))
-    kinks = tuple(float(k) for k in spec.kinks)
-    if len(pieces) != len(kinks) + 1:
-        raise ValueError(
-            f"activation {activation!r}: expected {len(kinks) + 1} pieces for {len(kinks)} kinks, "
-            f"received {len(pieces)} from spec(...).pieces"
-        )
+        raise ValueError(message("activation", expected, repr(registered)))
+    kink_keyword = spec.kink_keyword
+    shape = {k: v for k, v in registered.params.items() if k != kink_keyword}
+    pieces = spec.pieces(**shape)
     return PiecewiseLinear(
-        name=activation,
-        kinks=kinks,
+        name=registered.name,
+        kinks=tuple(float(k) for k in spec.kinks),
         slopes=tuple(float(slope) for slope, _ in pieces),
         intercepts=tuple(float(intercept) for _, intercept in pieces),
     )

@@ -28,37 +28,21 @@ References:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from math import comb, prod
+
+from actlab.checks import integer, message, show
 
 __all__ = ["montufar_lower", "montufar_upper", "serra_lower", "serra_upper", "zaslavsky"]
 
 
-def _check_count(name: str, value: object, minimum: int) -> int:
-    """``value`` as an ``int >= minimum``; else a ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}: expected an integer, received the bool {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(
-            f"{name}: expected an integer, received {value!r} of type {type(value).__name__}"
-        ) from None
-    if count < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, received {count}")
-    return count
-
-
 def _check_widths(n0: object, widths: Sequence[int]) -> tuple[int, tuple[int, ...]]:
-    n0 = _check_count("n0", n0, 1)
+    n0 = integer(n0, "n0", minimum=1)
     if isinstance(widths, str | bytes) or not isinstance(widths, Sequence):
-        raise TypeError(
-            f"widths: expected a sequence of layer widths, received {type(widths).__name__}"
-        )
+        raise TypeError(message("widths", "a sequence of layer widths", show(widths)))
     if len(widths) == 0:
-        raise ValueError("widths: expected at least one hidden layer, received an empty sequence")
-    return n0, tuple(_check_count(f"widths[{i}]", w, 1) for i, w in enumerate(widths))
+        raise ValueError(message("widths", "at least one hidden layer", "an empty sequence"))
+    return n0, tuple(integer(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths))
 
 
 def _sum_binomials(n: int, d: int) -> int:
@@ -84,7 +68,7 @@ def zaslavsky(n: int, d: int) -> int:
       >>> zaslavsky(3, 2)  # three lines in the plane, e.g. x = 0, y = 0, x + y = 1
       7
     """
-    return _sum_binomials(_check_count("n", n, 0), _check_count("d", d, 0))
+    return _sum_binomials(integer(n, "n", minimum=0), integer(d, "d", minimum=0))
 
 
 def montufar_upper(n0: int, widths: Sequence[int]) -> int:
@@ -169,7 +153,7 @@ def montufar_lower(n0: int, widths: Sequence[int]) -> int:
     for l, n in enumerate(widths):
         if n < n0:
             raise ValueError(
-                f"montufar_lower requires every width >= n0 = {n0}; received widths[{l}] = {n}"
+                message(f"widths[{l}]", f"a width >= n0 = {n0}", str(n), where="montufar_lower")
             )
     return prod((n // n0) ** n0 for n in widths[:-1]) * _sum_binomials(widths[-1], n0)
 
@@ -198,6 +182,8 @@ def serra_lower(n0: int, widths: Sequence[int]) -> int:
     for l, n in enumerate(widths):
         if n < 3 * n0:
             raise ValueError(
-                f"serra_lower requires every width >= 3 * n0 = {3 * n0}; received widths[{l}] = {n}"
+                message(
+                    f"widths[{l}]", f"a width >= 3 * n0 = {3 * n0}", str(n), where="serra_lower"
+                )
             )
     return prod((n // n0 + 1) ** n0 for n in widths[:-1]) * _sum_binomials(widths[-1], n0)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from actlab.checks import integer
+
 __all__ = ["sawtooth", "tent_map"]
 
 
@@ -39,8 +41,7 @@ def sawtooth(teeth: int, depth: int, *, inputs: int = 1) -> list[tuple[np.ndarra
       9
     """
     for name, value, low in (("teeth", teeth, 2), ("depth", depth, 1), ("inputs", inputs, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low}, received {value!r}")
+        integer(value, name, minimum=low, where="sawtooth")
     shifts = -np.arange(teeth) / teeth
     first = np.zeros((inputs, teeth))
     first[0] = 1.0

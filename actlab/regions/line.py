@@ -23,48 +23,40 @@ column) counts as on the kink.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from actlab import activations as A
+from actlab.checks import integer, message, number, one_of
+from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._linear import patterns_at
 from actlab.regions._refine import refine
-from actlab.regions._validate import (
-    Layers,
-    check_layers,
-    check_point,
-    check_points,
-    check_positive,
-)
+from actlab.regions._validate import Layers, check_layers, check_point, check_points
 from actlab.regions._walk import walk
 
-__all__ = ["count_line", "count_lines"]
+__all__ = ["LinePartition", "count_line", "count_lines", "partition_line"]
 
 _MAX_STEPS = 10_000_000
 _CHUNK = 64  # segments refined together: bounds memory, keeps arrays in cache
 _METHODS = ("auto", "walk", "refine")
 
 
-def _check_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: expected a positive int, received {value!r}")
-    return value
-
-
 def _check_lengths(name_start: str, name_end: str, starts: np.ndarray, ends: np.ndarray) -> None:
     if starts.shape != ends.shape:
         raise ValueError(
-            f"{name_end}: expected the shape of {name_start} {starts.shape}, received shape "
-            f"{ends.shape}"
+            message(name_end, f"the shape of {name_start} {starts.shape}", f"shape {ends.shape}")
         )
     degenerate = np.flatnonzero(np.all(starts == ends, axis=1))
     if degenerate.size:
         raise ValueError(
-            f"{name_end}: expected each segment to have positive length, received a segment "
-            f"with {name_end} == {name_start} (index {degenerate[0]})"
-        )
+            message(name_end, "segments of positive length",
+                    f"{name_end} == {name_start} at index {degenerate[0]}")
+        )  # fmt: skip
 
 
 def _refine(layers, starts, ends, pwl, rtol, with_breaks):
@@ -94,9 +86,9 @@ def _walk(layers, starts, ends, pwl, rtol, lanes, max_steps, max_breaks):
         counts, breaks, finished = np.asarray(counts, np.int64), np.asarray(breaks), bool(finished)
     if not finished:
         raise RuntimeError(
-            f"the region walk needed more than max_steps={max_steps} loop iterations; pass a "
-            "larger max_steps"
-        )
+            message("max_steps", "enough loop iterations for the region walk (pass a larger "
+                    "max_steps)", f"{max_steps}, which the walk used up")
+        )  # fmt: skip
     return counts, [row[: count - 1] for row, count in zip(breaks, counts, strict=True)]
 
 
@@ -128,19 +120,20 @@ def _default_lanes(segments: int) -> int:
     return 256 if jax.default_backend() == "cpu" else segments
 
 
-def _check_method(method: object) -> str:
-    if method not in _METHODS:
-        raise ValueError(f"method: expected one of {_METHODS}, received {method!r}")
-    return method
+def _options(method: object, rtol: object, max_steps: object) -> dict[str, Any]:
+    return {
+        "method": one_of(method, "method", _METHODS),
+        "rtol": number(rtol, "rtol", low=0.0, low_open=True),
+        "max_steps": integer(max_steps, "max_steps", minimum=1),
+    }
 
 
 def count_lines(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    layers: NetworkLayers,
     starts: np.ndarray,
     ends: np.ndarray,
     *,
-    activation: str = "relu",
-    activation_params: Mapping[str, float] | None = None,
+    activation: A.ActivationLike = "relu",
     method: str = "auto",
     rtol: float = 1e-11,
     lanes: int | None = None,
@@ -158,8 +151,8 @@ def count_lines(
         each followed by the activation.
       starts: segment starts, shape ``(n, d)`` with ``d = W[0].shape[0]``.
       ends: segment ends, shape ``(n, d)``, each different from its start.
-      activation: name of a piecewise-linear registry activation.
-      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      activation: a piecewise-linear activation: a registry name, ``activations.get(...)``
+        (``get("leaky_relu", negative_slope=0.1)``) or a learnable module such as ``PReLU``.
       method: ``"walk"``, ``"refine"`` or ``"auto"`` (module docstring).
       rtol: relative tolerance for "on a kink" (module docstring).
       lanes: segments walked at once by ``"walk"``; default 256 on a CPU, all on an accelerator.
@@ -174,37 +167,67 @@ def count_lines(
       [3, 1]
     """
     checked = check_layers(layers)
-    pwl = resolve(activation, activation_params)
+    pwl = resolve(activation)
     dim = checked[0][0].shape[0]
     starts, ends = check_points("starts", starts, dim), check_points("ends", ends, dim)
     _check_lengths("starts", "ends", starts, ends)
+    lanes = integer(lanes if lanes is not None else _default_lanes(len(starts)), "lanes", minimum=1)
     counts, _ = _count(
-        checked,
-        starts,
-        ends,
-        pwl,
-        method=_check_method(method),
-        rtol=check_positive("rtol", rtol),
-        lanes=_check_int("lanes", lanes if lanes is not None else _default_lanes(len(starts))),
-        max_steps=_check_int("max_steps", max_steps),
-        with_breaks=False,
-    )
+        checked, starts, ends, pwl, lanes=lanes, with_breaks=False,
+        **_options(method, rtol, max_steps),
+    )  # fmt: skip
     return counts
 
 
-def count_line(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+@dataclass(frozen=True, eq=False)
+class LinePartition:
+    """The activation regions met by a segment, in order along it.
+
+    The segment is ``x(t) = start + t (end - start)``, ``t`` in ``[0, 1]``; region ``i`` is the
+    interval ``(bounds[i], bounds[i + 1])`` of ``t``.
+
+    Attributes:
+      breakpoints: ``(count - 1,)`` float64, the increasing ``t`` in ``(0, 1)`` at which a new
+        region begins.
+      patterns: ``(count, N)`` int8, the piece index of each of the ``N`` hidden units (layers
+        concatenated) in each region, read at the middle of its interval.
+      start, end: ``(d,)`` the segment's ends.
+    """
+
+    breakpoints: np.ndarray
+    patterns: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.breakpoints) + 1
+
+    @property
+    def count(self) -> int:
+        """Number of activation regions met (with non-empty interior on the segment)."""
+        return len(self)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """``(count + 1,)``: 0, the breakpoints, 1."""
+        return np.concatenate([[0.0], self.breakpoints, [1.0]])
+
+    def points(self, t: np.ndarray) -> np.ndarray:
+        """Input points at parameters ``t`` ``(...)``: shape ``(..., d)``."""
+        return self.start + np.asarray(t)[..., None] * (self.end - self.start)
+
+
+def partition_line(
+    layers: NetworkLayers,
     start: np.ndarray,
     end: np.ndarray,
     *,
-    activation: str = "relu",
-    activation_params: Mapping[str, float] | None = None,
-    return_breakpoints: bool = False,
+    activation: A.ActivationLike = "relu",
     method: str = "auto",
     rtol: float = 1e-11,
     max_steps: int = _MAX_STEPS,
-) -> int | tuple[int, np.ndarray]:
-    r"""Exact number of activation regions (with non-empty interior) met by a closed segment.
+) -> LinePartition:
+    r"""The activation regions (with non-empty interior) met by a closed segment, in order.
 
     A region counts when the segment passes through its interior: a region touched only at an end
     point or at a single point does not count, and a unit whose pre-activation touches a kink
@@ -215,35 +238,60 @@ def count_line(
         each followed by the activation.
       start: segment start, shape ``(d,)`` with ``d = W[0].shape[0]``.
       end: segment end, shape ``(d,)``, different from ``start``.
-      activation: name of a piecewise-linear registry activation.
-      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
-      return_breakpoints: also return where new regions begin.
+      activation: as in :func:`count_lines`.
       method, rtol, max_steps: as in :func:`count_lines`.
 
     Returns:
-      The count (an ``int``); with ``return_breakpoints``, ``(count, t)`` where ``t`` holds the
-      increasing parameters in ``(0, 1)`` at which a new region begins, float64 of shape
-      ``(count - 1,)`` (the points are ``start + t * (end - start)``).
+      A :class:`LinePartition`: where each region begins and its pattern.
 
     Example:
       >>> tent = [(np.array([[1.0, 1.0]]), np.array([0.0, -0.5]))]  # relu(x), relu(x - 1/2)
-      >>> count_line(tent, np.array([-1.0]), np.array([2.0]), return_breakpoints=True)
-      (3, array([0.33333333, 0.5       ]))
+      >>> part = partition_line(tent, np.array([-1.0]), np.array([2.0]))
+      >>> part.count, part.breakpoints, part.patterns.tolist()
+      (3, array([0.33333333, 0.5       ]), [[0, 0], [1, 0], [1, 1]])
     """
     checked = check_layers(layers)
-    pwl = resolve(activation, activation_params)
+    pwl = resolve(activation)
     dim = checked[0][0].shape[0]
     starts, ends = check_point("start", start, dim)[None], check_point("end", end, dim)[None]
     _check_lengths("start", "end", starts, ends)
-    counts, breaks = _count(
-        checked,
-        starts,
-        ends,
-        pwl,
-        method=_check_method(method),
-        rtol=check_positive("rtol", rtol),
-        lanes=1,
-        max_steps=_check_int("max_steps", max_steps),
-        with_breaks=bool(return_breakpoints),
-    )
-    return (int(counts[0]), breaks[0]) if return_breakpoints else int(counts[0])
+    _, breaks = _count(
+        checked, starts, ends, pwl, lanes=1, with_breaks=True,
+        **_options(method, rtol, max_steps),
+    )  # fmt: skip
+    breakpoints = np.asarray(breaks[0], dtype=np.float64)
+    bounds = np.concatenate([[0.0], breakpoints, [1.0]])
+    middles = 0.5 * (bounds[:-1] + bounds[1:])
+    patterns = patterns_at(checked, pwl, starts + middles[:, None] * (ends - starts))
+    return LinePartition(breakpoints, patterns, starts[0], ends[0])
+
+
+def count_line(
+    layers: NetworkLayers,
+    start: np.ndarray,
+    end: np.ndarray,
+    *,
+    activation: A.ActivationLike = "relu",
+    method: str = "auto",
+    rtol: float = 1e-11,
+    max_steps: int = _MAX_STEPS,
+) -> int:
+    r"""Exact number of activation regions (with non-empty interior) met by a closed segment.
+
+    Arguments as in :func:`partition_line`, which also says where the regions are.
+
+    Returns:
+      The count, an ``int``.
+
+    Example:
+      >>> tent = [(np.array([[1.0, 1.0]]), np.array([0.0, -0.5]))]  # relu(x), relu(x - 1/2)
+      >>> count_line(tent, np.array([-1.0]), np.array([2.0]))
+      3
+    """
+    checked = check_layers(layers)
+    dim = checked[0][0].shape[0]
+    starts, ends = check_point("start", start, dim)[None], check_point("end", end, dim)[None]
+    return int(
+        count_lines(checked, starts, ends, activation=activation, method=method, rtol=rtol,
+                    lanes=1, max_steps=max_steps)[0]
+    )  # fmt: skip

@@ -19,21 +19,17 @@ with slope 1 is one linear region.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from actlab import activations as A
+from actlab.checks import number
+from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
 from actlab.regions._linear import linear_labels
 from actlab.regions._polygons import partition
-from actlab.regions._validate import (
-    Layers,
-    check_box,
-    check_layers,
-    check_positive,
-    check_slice,
-)
+from actlab.regions._validate import Layers, check_box, check_layers, check_slice
 
 __all__ = ["PlanePartition", "count_plane", "partition_plane"]
 
@@ -120,13 +116,12 @@ class PlanePartition:
 
 
 def partition_plane(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    layers: NetworkLayers,
     *,
     bounds: Bounds = ((-1.0, 1.0), (-1.0, 1.0)),
     origin: np.ndarray | None = None,
     basis: np.ndarray | None = None,
-    activation: str = "relu",
-    activation_params: Mapping[str, float] | None = None,
+    activation: A.ActivationLike = "relu",
     rtol: float = 1e-11,
 ) -> PlanePartition:
     r"""Exact partition of a box of a 2D slice of the input into activation regions.
@@ -139,8 +134,8 @@ def partition_plane(
       basis: ``(2, d)`` two independent directions spanning the slice; may be omitted when
         ``d == 2`` (then the slice is the input plane). See :func:`slice_through` for the slice
         through three data points.
-      activation: name of a piecewise-linear registry activation.
-      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      activation: a piecewise-linear activation: a registry name, ``activations.get(...)``
+        (``get("leaky_relu", negative_slope=0.1)``) or a learnable module such as ``PReLU``.
       rtol: relative tolerance for "a vertex is on a line" (module docstring).
 
     Returns:
@@ -153,11 +148,11 @@ def partition_plane(
       (7, 25.0)
     """
     checked = check_layers(layers)
-    pwl = resolve(activation, activation_params)
+    pwl = resolve(activation)
     dim = checked[0][0].shape[0]
     box = check_box("bounds", bounds, 2)
     origin_array, basis_array = check_slice(origin, basis, dim)
-    rtol = check_positive("rtol", rtol)
+    rtol = number(rtol, "rtol", low=0.0, low_open=True)
     vertices, count, patterns, maps = partition(checked, box, origin_array, basis_array, pwl, rtol)
     following = np.roll(vertices, -1, axis=1)
     areas = 0.5 * np.sum(
@@ -178,13 +173,12 @@ def partition_plane(
 
 
 def count_plane(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    layers: NetworkLayers,
     *,
     bounds: Bounds = ((-1.0, 1.0), (-1.0, 1.0)),
     origin: np.ndarray | None = None,
     basis: np.ndarray | None = None,
-    activation: str = "relu",
-    activation_params: Mapping[str, float] | None = None,
+    activation: A.ActivationLike = "relu",
     linear: bool = False,
     rtol: float = 1e-11,
 ) -> int:
@@ -211,7 +205,6 @@ def count_plane(
         origin=origin,
         basis=basis,
         activation=activation,
-        activation_params=activation_params,
         rtol=rtol,
     )
     return part.count_linear() if linear else part.count

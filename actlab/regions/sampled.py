@@ -18,15 +18,18 @@ points in the same box.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from actlab import activations as A
+from actlab.checks import integer, message, number
+from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
-from actlab.regions._validate import check_box, check_layers, check_positive
+from actlab.regions._validate import check_box, check_layers
 
 __all__ = ["count_sampled", "grid_points", "uniform_points"]
 
@@ -84,11 +87,10 @@ def _pad_points(points: jax.Array, size: int) -> jax.Array:
 
 
 def count_sampled(
-    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    layers: NetworkLayers,
     points: np.ndarray | jax.Array,
     *,
-    activation: str = "relu",
-    activation_params: Mapping[str, float] | None = None,
+    activation: A.ActivationLike = "relu",
     rtol: float = 1e-11,
     batch: int | None = None,
 ) -> int:
@@ -99,8 +101,7 @@ def count_sampled(
         each followed by the activation.
       points: ``(n, d)`` sample points with ``d = W[0].shape[0]`` (NumPy or JAX; a JAX array
         stays on its device). See :func:`grid_points` and :func:`uniform_points`.
-      activation: name of a piecewise-linear registry activation.
-      activation_params: its shape parameters, e.g. ``{"negative_slope": 0.1}``.
+      activation: a piecewise-linear activation (see :func:`actlab.regions.count_lines`).
       rtol: points this close (relatively) to a boundary are skipped (module docstring).
       batch: points per batch (memory: a few ``batch * width`` floats); default 4096 on a CPU
         (cache-sized), ``2**20`` on an accelerator.
@@ -114,17 +115,16 @@ def count_sampled(
       7
     """
     checked = check_layers(layers)
-    pwl = resolve(activation, activation_params)
+    pwl = resolve(activation)
     dim = checked[0][0].shape[0]
     if len(np.shape(points)) != 2 or np.shape(points)[1] != dim or np.shape(points)[0] == 0:
         raise ValueError(
-            f"points: expected shape (n, {dim}) with n >= 1 (input dimension of layers[0]), "
-            f"received shape {np.shape(points)}"
-        )
+            message("points", f"shape (n, {dim}) with n >= 1 (input dimension of layers[0])",
+                    f"shape {np.shape(points)}")
+        )  # fmt: skip
     if batch is None:
         batch = 4096 if jax.default_backend() == "cpu" else 2**20
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch: expected a positive int, received {batch!r}")
+    batch = integer(batch, "batch", minimum=1)
     # pad with copies of the first point (which changes no count) to a multiple of the batch;
     # small inputs get power-of-two sizes, so few shapes are compiled
     n = np.shape(points)[0]
@@ -138,12 +138,12 @@ def count_sampled(
             jnp.asarray(direction),
             _pad_points(jnp.asarray(points, dtype=jnp.float64), padded),
             pwl=pwl,
-            rtol=check_positive("rtol", rtol),
+            rtol=number(rtol, "rtol", low=0.0, low_open=True),
             batch=batch,
         )
         count, finite = int(count), bool(finite)
     if not finite:
-        raise ValueError("points: expected finite values, received NaN or inf")
+        raise ValueError(message("points", "finite values", "NaN or inf"))
     return count
 
 
@@ -166,7 +166,7 @@ def grid_points(
     box = check_box("bounds", bounds)
     cells = np.broadcast_to(np.asarray(resolution), (box.shape[0],))
     if cells.dtype.kind not in "iu" or np.any(cells < 1):
-        raise ValueError(f"resolution: expected positive integers, received {resolution!r}")
+        raise ValueError(message("resolution", "positive integers", repr(resolution)))
     axes = [
         lo + (np.arange(k) + 0.5) * (hi - lo) / k for (lo, hi), k in zip(box, cells, strict=True)
     ]
@@ -189,8 +189,7 @@ def uniform_points(key: jax.Array, bounds: Sequence[tuple[float, float]], n: int
       (5, 2)
     """
     box = check_box("bounds", bounds)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected a positive int, received {n!r}")
+    n = integer(n, "n", minimum=1)
     with jax.enable_x64(True):
         unit = np.asarray(jax.random.uniform(key, (n, box.shape[0]), dtype=jnp.float64))
     return box[:, 0] + unit * (box[:, 1] - box[:, 0])

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
+
+from actlab.checks import message, number
 
 __all__ = ["PlaneSlice", "slice_through"]
 
 
-class PlaneSlice(NamedTuple):
+@dataclass(frozen=True, eq=False)
+class PlaneSlice:
     """The plane ``x = origin + s * basis[0] + t * basis[1]`` and a box in it.
 
     Attributes:
@@ -58,19 +61,17 @@ def slice_through(points: np.ndarray, *, margin: float = 0.5) -> PlaneSlice:
     """
     array = np.asarray(points, dtype=np.float64)
     if array.ndim != 2 or array.shape[0] != 3 or array.shape[1] < 2:
-        raise ValueError(f"points: expected shape (3, d) with d >= 2, received {array.shape}")
+        raise ValueError(message("points", "shape (3, d) with d >= 2", f"shape {array.shape}"))
     if not np.all(np.isfinite(array)):
-        raise ValueError("points: expected finite values, received NaN or inf")
-    if not (np.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin: expected a finite number >= 0, received {margin!r}")
+        raise ValueError(message("points", "finite values", "NaN or inf"))
+    margin = number(margin, "margin", low=0.0)
     first, second = array[1] - array[0], array[2] - array[0]
     scale = max(np.linalg.norm(first), np.linalg.norm(second))
-    u = first / np.linalg.norm(first) if scale > 0 else first
+    u = first / np.linalg.norm(first) if np.linalg.norm(first) > 0 else first
     v = second - (second @ u) * u
-    if scale == 0 or np.linalg.norm(v) <= 1e-12 * scale:
+    if np.linalg.norm(first) == 0 or np.linalg.norm(v) <= 1e-12 * scale:
         raise ValueError(
-            "points: expected three points that span a plane, received collinear (or repeated) "
-            "points"
+            message("points", "three points that span a plane", "collinear (or repeated) points")
         )
     basis = np.stack([u, v / np.linalg.norm(v)])
     origin = array.mean(axis=0)

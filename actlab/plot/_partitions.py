@@ -1,87 +1,17 @@
-"""Matplotlib figures shared by experiments, the CLI and notebooks.
+"""Drawing plane partitions: regions filled by linear region, kink lines, decision boundaries.
 
-Every function returns a ``matplotlib.figure.Figure`` and never shows it, except the ``draw_*``
-helpers, which draw onto a given axes; ``save`` writes PNG and SVG atomically.
+Coordinates are the slice coordinates ``(s, t)`` of an :class:`actlab.regions.PlanePartition`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import hsv_to_rgb
-from matplotlib.figure import Figure
 
-from actlab import activations as A
-from actlab.io import atomic_path
-
-
-def activations(
-    names: Sequence[str] = ("relu", "leaky_relu"),
-    *,
-    xlim: tuple[float, float] = (-19.0, 19.0),
-    num: int = 2001,
-    params: dict[str, dict] | None = None,
-) -> Figure:
-    """Each activation (left) and its derivative (right) over ``xlim``.
-
-    Args:
-      names: registry names to draw (elementwise activations only).
-      xlim: the interval of inputs; the default is the classic ReLU / leaky ReLU picture.
-      num: number of sample points.
-      params: optional per-name parameters, e.g. ``{"leaky_relu": {"negative_slope": 0.1}}``.
-
-    Returns:
-      A figure with two axes: values, and derivatives (computed with ``jax.grad``, so the
-      derivative at a kink is the documented convention).
-    """
-    if xlim[0] >= xlim[1]:
-        raise ValueError(f"xlim must be an increasing pair, got {xlim}")
-    params = params or {}
-    x = jnp.linspace(*xlim, num)
-    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    for name in names:
-        if not A.spec(name).elementwise:
-            raise ValueError(f"{name} is not elementwise and has no scalar derivative to plot")
-        act = A.get(name, **params.get(name, {}))
-        ax_f.plot(x, act(x), label=repr(act))
-        ax_d.plot(x, jax.vmap(jax.grad(act))(x), label=repr(act))
-    for ax, title in ((ax_f, "f(x)"), (ax_d, "f'(x)")):
-        ax.axhline(0, color="0.7", lw=0.8)
-        ax.axvline(0, color="0.7", lw=0.8)
-        ax.set_xlabel("x")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-    ax_f.legend(fontsize=8)
-    return fig
-
-
-def save(
-    fig: Figure, path: str | os.PathLike, formats: Sequence[str] = ("png", "svg")
-) -> list[Path]:
-    """Write ``fig`` as ``path.<fmt>`` for each format, atomically; returns the paths written."""
-    written = []
-    for fmt in formats:
-        target = Path(path).with_suffix(f".{fmt}")
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=120)
-        written.append(target)
-    return written
-
-
-# ----------------------------------------------------------------------------- plane partitions
-# ``draw_*`` helpers draw onto a given axes (for figures with many panels); coordinates are the
-# slice coordinates (s, t) of an ``actlab.regions.PlanePartition``.
+from actlab.checks import message, one_of
 
 
 def _zero_segments(vertices: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -127,8 +57,7 @@ def draw_partition(
       seed: seed of the random pastel colours.
       edge_width: line width of the polygons' white edges (0 for none).
     """
-    if color_by not in ("linear", "activation"):
-        raise ValueError(f"color_by: expected 'linear' or 'activation', received {color_by!r}")
+    one_of(color_by, "color_by", ("linear", "activation"), where="draw_partition")
     labels = partition.linear_labels() if color_by == "linear" else np.arange(partition.count)
     rng = np.random.default_rng(seed)
     n = labels.max() + 1  # random hues, pastel: neighbours almost surely differ
@@ -145,9 +74,9 @@ def draw_partition(
         weight, bias = (np.asarray(a, dtype=np.float64) for a in readout)
         if weight.ndim != 2 or weight.shape != (partition.maps.shape[2], 1):
             raise ValueError(
-                f"readout: expected W of shape ({partition.maps.shape[2]}, 1) (one logit), "
-                f"received shape {weight.shape}"
-            )
+                message("readout", f"W of shape ({partition.maps.shape[2]}, 1) (one logit)",
+                        f"shape {weight.shape}", where="draw_partition")
+            )  # fmt: skip
         coefficients = partition.maps @ weight[:, 0]  # (P, 3): logit = [s, t, 1] @ coefficients
         coefficients[:, 2] += bias[0]
         vertices = partition.vertices
@@ -184,9 +113,10 @@ def draw_unit_lines(
     basis = np.eye(2) if basis is None else np.asarray(basis, np.float64)
     if basis.shape != (2, weight.shape[0]) or origin.shape != (weight.shape[0],):
         raise ValueError(
-            f"origin and basis: expected shapes ({weight.shape[0]},) and (2, {weight.shape[0]}) "
-            f"for W of shape {weight.shape}, received {origin.shape} and {basis.shape}"
-        )
+            message("origin and basis", f"shapes ({weight.shape[0]},) and (2, {weight.shape[0]}) "
+                    f"for W of shape {weight.shape}", f"{origin.shape} and {basis.shape}",
+                    where="draw_unit_lines")
+        )  # fmt: skip
     box = _box_polygon(bounds)
     # each unit's pre-activation at the box corners: (n, 4)
     values = (box @ (basis @ weight) + (origin @ weight + np.asarray(bias, np.float64))).T

@@ -24,7 +24,7 @@ References:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -32,17 +32,10 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import ArrayLike
 
-from actlab.gradflow.signals import (
-    ActivationLike,
-    Layer,
-    _activation,
-    _affine,
-    _batch,
-    _hidden_model,
-)
-from actlab.models import MLP
+from actlab.checks import floating_batch, message
+from actlab.models import MLP, Network, check_layers, forward
 
-__all__ = ["JacobianSpectrum", "jacobian_spectrum", "layer_jacobian_spectrum"]
+__all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
 
 class JacobianSpectrum(NamedTuple):
@@ -78,25 +71,32 @@ def _model_spectrum(
     model = nnx.merge(graphdef, state)
 
     def fn(example: jax.Array) -> jax.Array:
-        h, _ = _hidden_model(model, example[None, :])
-        return (model.output(h) if include_readout else h)[0]
+        trace = model.trace(example[None, :])
+        return (trace.output if include_readout else trace.activations[-1])[0]
 
     return _spectrum(fn, x)
 
 
 def jacobian_spectrum(
-    model: MLP, x: ArrayLike, *, include_readout: bool = False
+    network: Network,
+    x: ArrayLike,
+    *,
+    activation: Any = None,
+    readout: tuple[ArrayLike, ArrayLike] | None = None,
+    include_readout: bool = False,
 ) -> JacobianSpectrum:
     """Singular values of ``d h(x_i) / d x_i`` for every example of the batch.
 
     ``h`` is the output of the last hidden layer (``include_readout=True``: the network's output).
-    The network must be a function of one example: batch norm in training mode (which mixes the
+    An MLP must be a function of one example: batch norm in training mode (which mixes the
     examples) and active dropout (random) raise; call ``model.eval()`` first.
 
     Args:
-      model: an :class:`actlab.models.MLP` with at least one hidden layer (or
-        ``include_readout=True``).
+      network: an :class:`actlab.models.MLP`, or hidden layers ``[(W_0, b_0), ...]`` (``W_l`` of
+        shape ``(in, out)``).
       x: inputs ``(B, in_features)``.
+      activation: only with layers: the activation after every layer (or one per layer).
+      readout: only with layers: ``(W_out, b_out)``, needed for ``include_readout``.
       include_readout: differentiate the network's output instead of the last hidden layer.
 
     Returns:
@@ -110,62 +110,44 @@ def jacobian_spectrum(
       True
     """
     where = "jacobian_spectrum"
-    if not isinstance(model, MLP):
-        raise TypeError(f"{where}: expected an actlab.models.MLP, got {type(model).__name__}")
-    if not model.widths and not include_readout:
-        raise ValueError(
-            f"{where}: the model has no hidden layer; pass include_readout=True for the Jacobian "
-            "of its output"
-        )
-    if model.norm == "batch" and not all(bn.use_running_average for bn in model.norms):
-        raise ValueError(
-            f"{where}: batch norm in training mode couples the examples of a batch, so the "
-            "network is no function of one input; call model.eval() first"
-        )
-    if model.dropouts is not None and not all(d.deterministic for d in model.dropouts):
-        raise ValueError(f"{where}: dropout is active (random); call model.eval() first")
-    x = _batch(x, model.in_features, where)
-    graphdef, state = nnx.split(model)
-    return _model_spectrum(graphdef, state, x, bool(include_readout))
-
-
-def layer_jacobian_spectrum(
-    layers: Sequence[Layer],
-    x: ArrayLike,
-    *,
-    activation: ActivationLike,
-    readout: Layer | None = None,
-) -> JacobianSpectrum:
-    """:func:`jacobian_spectrum` for hidden layers given as ``[(W_0, b_0), ...]`` arrays.
-
-    Args:
-      layers: hidden layers, ``W_l`` of shape ``(in, out)``, at least one unless ``readout``.
-      x: inputs ``(B, in)``.
-      activation: registry name or elementwise callable after every hidden layer.
-      readout: optional ``(W_out, b_out)``; if given, the Jacobian of the network's output.
-
-    Returns:
-      :class:`JacobianSpectrum`.
-    """
-    where = "layer_jacobian_spectrum"
-    act = _activation(activation, where)
-    if not isinstance(layers, tuple | list):
-        raise ValueError(f"{where}: layers must be a sequence of (W, b) pairs, got {layers!r:.60}")
-    if not layers and readout is None:
-        raise ValueError(
-            f"{where}: layers is empty and there is no readout: nothing to differentiate"
-        )
-    x = _batch(x, None, where)
-    params, width = [], x.shape[1]
-    for i, layer in enumerate(layers):
-        params.append(_affine(layer, width, f"layers[{i}]", where))
-        width = params[-1][0].shape[1]
-    final = None if readout is None else _affine(readout, width, "readout", where)
+    include_readout = bool(include_readout)
+    if isinstance(network, MLP):
+        if activation is not None or readout is not None:
+            raise ValueError(
+                message("activation and readout", "None with an MLP (it has its own)",
+                        "a value", where=where)
+            )  # fmt: skip
+        if not network.widths and not include_readout:
+            raise ValueError(
+                message("network", "at least one hidden layer, or include_readout=True",
+                        "an MLP without hidden layers", where=where)
+            )  # fmt: skip
+        if network.norm == "batch" and not all(bn.use_running_average for bn in network.norms):
+            raise ValueError(
+                message("network", "a function of one example: call model.eval() first",
+                        "batch norm in training mode, which couples the examples of a batch",
+                        where=where)
+            )  # fmt: skip
+        if network.dropouts is not None and not all(d.deterministic for d in network.dropouts):
+            raise ValueError(
+                message("network", "a deterministic network: call model.eval() first",
+                        "active dropout", where=where)
+            )  # fmt: skip
+        x = floating_batch(x, features=network.in_features, where=where)
+        graphdef, state = nnx.split(network)
+        return _model_spectrum(graphdef, state, x, include_readout)
+    x = floating_batch(x, where=where)
+    layers = check_layers(network, where=where, inputs=x.shape[1], allow_empty=include_readout)
+    if include_readout and readout is None:
+        raise ValueError(message("readout", "(W_out, b_out) with include_readout=True", "None",
+                                 where=where))  # fmt: skip
+    if activation is None:
+        raise ValueError(message("activation", "the activation of the (W, b) layers", "None",
+                                 where=where))  # fmt: skip
 
     def fn(example: jax.Array) -> jax.Array:
-        h = example
-        for w, b in params:
-            h = act(h @ w + b)
-        return h if final is None else h @ final[0] + final[1]
+        out = readout if include_readout else None
+        trace = forward(layers, example, activation=activation, readout=out)
+        return trace.output
 
     return _spectrum(fn, x)

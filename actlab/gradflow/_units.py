@@ -47,7 +47,6 @@ Example::
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -57,17 +56,14 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from actlab import activations as A
-from actlab.models import MLP
+from actlab.checks import floating_batch, message, number, show
+from actlab.models import MLP, Network, check_layers, forward, layer_activations
 from actlab.train import Ensemble
 
 __all__ = ["SATURATION_THRESHOLD", "UnitStats", "ensemble_unit_stats", "unit_stats"]
 
 SATURATION_THRESHOLD = 0.01
 """Default bound on ``|phi'(z)|`` below which a unit counts as saturated."""
-
-Layers = Sequence[tuple[ArrayLike, ArrayLike]]
-ActivationLike = str | Callable[[jax.Array], jax.Array]
 
 
 class UnitStats(NamedTuple):
@@ -99,98 +95,27 @@ class UnitStats(NamedTuple):
 # ----------------------------------------------------------------------------- checks
 
 
-def _concrete(name: str, value: Any) -> float | None:
-    """``value`` as a float, or ``None`` when it is traced (no value to check)."""
-    try:
-        return float(value)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None
-    except (TypeError, ValueError):
-        raise ValueError(f"unit_stats: {name} must be a number, got {value!r}") from None
-
-
-def _check_level(name: str, value: Any, *, positive: bool) -> None:
-    """``ValueError`` unless a concrete ``value`` is a finite number (``> 0`` or ``>= 0``)."""
+def _check_level(name: str, value: Any, *, positive: bool, where: str) -> None:
+    """``ValueError`` unless ``value`` is a finite number ``> 0`` (``>= 0``); a traced value has
+    nothing to check."""
     if np.ndim(value) != 0:
-        raise ValueError(f"unit_stats: {name} must be a scalar, got shape {np.shape(value)}")
-    v = _concrete(name, value)
-    if v is None:
-        return
-    if not math.isfinite(v) or v < 0 or (positive and v == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"unit_stats: {name} must be a finite number {bound}, got {value!r}")
+        raise ValueError(message(name, "a scalar", f"shape {np.shape(value)}", where=where))
+    try:
+        np.asarray(value)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return  # traced: nothing to check
+    number(value, name, low=0.0, low_open=positive, where=where)
 
 
-def _check_batch(x: ArrayLike, in_features: int) -> jax.Array:
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(f"unit_stats: x must be floating point, got dtype {x.dtype}")
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != in_features:
-        raise ValueError(
-            f"unit_stats: x must be a batch of shape (batch >= 1, {in_features}), got {x.shape}"
-        )
-    return x
-
-
-def _activation(act: Any, where: str) -> Callable[[jax.Array], jax.Array]:
-    if isinstance(act, str):
-        if not A.spec(act).elementwise:  # ValueError listing the names if unknown
-            raise ValueError(f"unit_stats: {where} must be elementwise, got {act!r}")
-        return A.get(act)
-    if not callable(act):
-        raise TypeError(
-            f"unit_stats: {where} must be a registry name or an elementwise callable, "
-            f"got {type(act).__name__}"
-        )
-    return act
-
-
-def _check_layers(layers: Any, activation: Any) -> tuple[list, list]:
-    """The layers as ``[(W, b)]`` arrays and one activation per layer; errors say what is wrong."""
-    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence) or not layers:
-        raise ValueError(
-            "unit_stats: network must be an actlab.models.MLP or a non-empty sequence of "
-            f"(W, b) hidden layers, got {type(layers).__name__}"
-        )
-    checked, fan_in = [], None
-    for i, pair in enumerate(layers):
-        if not isinstance(pair, Sequence) or len(pair) != 2:
-            raise ValueError(f"unit_stats: layers[{i}] must be a pair (W, b), got {pair!r:.60}")
-        w, b = jnp.asarray(pair[0]), jnp.asarray(pair[1])
-        if w.ndim != 2 or b.shape != (w.shape[1],) or 0 in w.shape:
-            raise ValueError(
-                f"unit_stats: layers[{i}] must be W of shape (in, out) and b of shape (out,), "
-                f"got W {w.shape} and b {b.shape}"
-            )
-        if fan_in is not None and w.shape[0] != fan_in:
-            raise ValueError(
-                f"unit_stats: layers[{i}] has W of shape {w.shape}, but the previous layer has "
-                f"{fan_in} units"
-            )
-        checked.append((w, b))
-        fan_in = w.shape[1]
-    if activation is None:
-        raise ValueError("unit_stats: pass activation=... with a list of (W, b) layers")
-    if isinstance(activation, Sequence) and not isinstance(activation, str):
-        if len(activation) != len(checked):
-            raise ValueError(
-                f"unit_stats: {len(activation)} activations for {len(checked)} layers; pass one "
-                "per layer, or a single one for all"
-            )
-        acts = [_activation(a, f"activation[{i}]") for i, a in enumerate(activation)]
-    else:
-        acts = [_activation(activation, "activation")] * len(checked)
-    return checked, acts
-
-
-# ----------------------------------------------------------------------------- forward passes
+# ----------------------------------------------------------------------------- statistics
 
 
 def _layer_stats(
-    z: jax.Array, act: Callable[[jax.Array], jax.Array], threshold: Any, zero_tol: Any
-) -> tuple[jax.Array, tuple[jax.Array, ...]]:
-    """``phi(z)`` and the six statistics of one layer; ``z`` of shape ``(batch, units)``."""
-    h, slope = jax.jvp(act, (z,), (jnp.ones_like(z),))
+    z: jax.Array, h: jax.Array, act: Callable[[jax.Array], jax.Array], threshold: Any,
+    zero_tol: Any,
+) -> tuple[jax.Array, ...]:  # fmt: skip
+    """The six statistics of one layer; ``z``, ``h = act(z)`` of shape ``(batch, units)``."""
+    _, slope = jax.jvp(act, (z,), (jnp.ones_like(z),))
     zero_out = jnp.abs(h) <= jnp.asarray(zero_tol, h.dtype)
     stats = (
         jnp.mean(jnp.all(z <= 0, axis=0)),
@@ -200,47 +125,33 @@ def _layer_stats(
         jnp.mean(jnp.all(zero_out, axis=1)),
         jnp.mean(z == 0),
     )
-    return h, tuple(s.astype(jnp.float32) for s in stats)
+    return tuple(s.astype(jnp.float32) for s in stats)
 
 
-def _stack(per_layer: list[tuple[jax.Array, ...]]) -> UnitStats:
+def _stats(trace: Any, acts: Sequence[Callable], threshold: Any, zero_tol: Any) -> UnitStats:
+    per_layer = [
+        _layer_stats(z, h, act, threshold, zero_tol)
+        for z, h, act in zip(trace.preactivations, trace.activations, acts, strict=True)
+    ]
     return UnitStats(*(jnp.stack(column) for column in zip(*per_layer, strict=True)))
 
 
 def _mlp_stats(model: MLP, x: jax.Array, threshold: Any, zero_tol: Any) -> UnitStats:
-    """The MLP's hidden layers as it computes them (normalisation included, dropout left out).
-
-    Mirrors the hidden part of ``MLP.__call__`` (a test pins it to ``hidden_layers``).
-    """
+    """The MLP's hidden layers as it computes them (normalisation included, dropout left out)."""
     # a copy with fresh variables: batch norm in training mode updates its statistics
     graphdef, state = nnx.split(model)
     model = nnx.merge(graphdef, jax.tree.map(lambda a: a, state))
-    per_layer, h = [], x
-    for i, layer in enumerate(model.hidden):
-        z = layer(h)
-        if model.norms is not None:
-            z = model.norms[i](z)
-        act = model.activations[i] if model.activations is not None else model.activation
-        h, stats = _layer_stats(z, act, threshold, zero_tol)
-        per_layer.append(stats)
-    return _stack(per_layer)
-
-
-def _layers_stats(
-    layers: list, acts: list, x: jax.Array, threshold: Any, zero_tol: Any
-) -> UnitStats:
-    per_layer, h = [], x
-    for (w, b), act in zip(layers, acts, strict=True):
-        h, stats = _layer_stats(h @ w + b[None, :], act, threshold, zero_tol)
-        per_layer.append(stats)
-    return _stack(per_layer)
+    for dropout in model.dropouts or ():
+        dropout.deterministic = True
+    acts = [model.layer_activation(l) for l in range(len(model.widths))]
+    return _stats(model.trace(x), acts, threshold, zero_tol)
 
 
 def unit_stats(
-    network: MLP | Layers,
+    network: Network,
     x: ArrayLike,
     *,
-    activation: ActivationLike | Sequence[ActivationLike] | None = None,
+    activation: Any = None,
     saturation_threshold: float = SATURATION_THRESHOLD,
     zero_tol: float = 0.0,
 ) -> UnitStats:
@@ -253,8 +164,8 @@ def unit_stats(
         shape ``(in, out)`` (as :func:`actlab.models.hidden_layers` returns), each followed by
         ``activation``.
       x: inputs, shape ``(batch, in_features)``, floating point.
-      activation: only with a list of layers: a registry name or an elementwise callable for
-        every layer, or a sequence of them, one per layer.
+      activation: only with layers: an elementwise activation for every layer (see
+        :func:`actlab.activations.resolve`), or a sequence of them, one per layer.
       saturation_threshold: a unit is saturated where ``|phi'(z)| <`` this (default 0.01).
       zero_tol: an output counts as zero where ``|phi(z)| <=`` this (default 0: exact zeros).
 
@@ -273,26 +184,31 @@ def unit_stats(
         >>> s.dead, s.sparsity
         (Array([0.5], dtype=float32), Array([0.75], dtype=float32))
     """
-    _check_level("saturation_threshold", saturation_threshold, positive=True)
-    _check_level("zero_tol", zero_tol, positive=False)
+    where = "unit_stats"
+    _check_level("saturation_threshold", saturation_threshold, positive=True, where=where)
+    _check_level("zero_tol", zero_tol, positive=False, where=where)
     if isinstance(network, MLP):
         if activation is not None:
             raise ValueError(
-                "unit_stats: activation=... is only for a list of (W, b) layers; an MLP uses "
-                "its own activation"
-            )
+                message("activation", "None with an MLP (it uses its own)", show(activation),
+                        where=where)
+            )  # fmt: skip
         if not network.widths:
-            raise ValueError("unit_stats: the MLP has no hidden layer (widths is empty)")
-        x = _check_batch(x, network.in_features)
+            raise ValueError(
+                message("network", "an MLP with a hidden layer", "widths=()", where=where)
+            )
+        x = floating_batch(x, features=network.in_features, where=where)
         return _mlp_stats(network, x, saturation_threshold, zero_tol)
     if isinstance(network, nnx.Module):
         raise TypeError(
-            f"unit_stats: expected an actlab.models.MLP or (W, b) layers, got "
-            f"{type(network).__name__}"
-        )
-    layers, acts = _check_layers(network, activation)
-    x = _check_batch(x, layers[0][0].shape[0])
-    return _layers_stats(layers, acts, x, saturation_threshold, zero_tol)
+            message("network", "an actlab.models.MLP or (W, b) layers", type(network).__name__,
+                    where=where)
+        )  # fmt: skip
+    layers = check_layers(network, where=where)
+    acts = layer_activations(activation, len(layers), where=where)
+    x = floating_batch(x, features=np.shape(layers[0][0])[0], where=where)
+    trace = forward(layers, x, activation=list(acts))
+    return _stats(trace, acts, saturation_threshold, zero_tol)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef",))
@@ -328,19 +244,23 @@ def ensemble_unit_stats(
     Returns:
       A :class:`UnitStats` whose fields have shape ``(members, L)``.
     """
+    where = "ensemble_unit_stats"
     if not isinstance(ensemble, Ensemble):
         raise TypeError(
-            f"ensemble_unit_stats: expected an actlab.train.Ensemble, got {type(ensemble).__name__}"
+            message("ensemble", "an actlab.train.Ensemble", type(ensemble).__name__, where=where)
         )
     one = jax.tree.map(
         lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype), (ensemble.params, ensemble.rest)
     )
     model = nnx.merge(ensemble.graphdef, *one)  # abstract: no arrays sliced
     if not isinstance(model, MLP) or not model.widths:
-        raise ValueError("ensemble_unit_stats: the members must be MLPs with a hidden layer")
-    _check_level("saturation_threshold", saturation_threshold, positive=True)
-    _check_level("zero_tol", zero_tol, positive=False)
-    x = _check_batch(x, model.in_features)
+        raise ValueError(
+            message("ensemble", "members that are MLPs with a hidden layer",
+                    type(model).__name__, where=where)
+        )  # fmt: skip
+    _check_level("saturation_threshold", saturation_threshold, positive=True, where=where)
+    _check_level("zero_tol", zero_tol, positive=False, where=where)
+    x = floating_batch(x, features=model.in_features, where=where)
     threshold = np.float32(saturation_threshold)
     return _members_stats(
         ensemble.graphdef, ensemble.params, ensemble.rest, x, threshold, np.float32(zero_tol)

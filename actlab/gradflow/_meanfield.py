@@ -40,29 +40,8 @@ module-level functions build one per call.
 ``k(c) = (sqrt(1 - c^2) + (pi - arccos c) c) / pi`` (Cho and Saul 2009); these are used instead
 of quadrature.
 
-**Quadrature and its accuracy.** Gaussian expectations are computed in float64 (JAX's x64 is
-enabled locally, only around the evaluation) by composite Gauss-Legendre quadrature on
-``|z| <= 10`` (the mass outside is 1.5e-23): 48 nodes on each panel, with panel edges at
-``z = +-1, +-3``, at every kink of the activation (and ``u = 0``) mapped to ``z = k / sqrt(q)``,
-and at ``u = +-0.25, +-1, +-4`` for the shape of smooth activations at large ``q``. The
-bivariate expectations integrate the second variable the same way for every node of the first
-(panel edges follow the kinks of ``phi(u_2)``), and split the first variable where the inner
-integral bends sharply (around each kink's image, at ``+-2`` and ``+-8`` times its width
-``sqrt(1 - c^2) / |c|``). Plain Gauss-Hermite quadrature was measured first and rejected: for
-kinked functions its error falls only like ``1 / n`` (``1e-3`` for the ReLU arc-cosine kernel
-with 200 nodes). Measured errors of this scheme:
-
-* length map and ``chi_1`` against adaptive quadrature (``scipy.integrate.quad``, split at the
-  kinks), for tanh, sigmoid, softsign, gelu, silu, mish, softplus, elu, celu, selu, relu6,
-  hard_tanh and hard_sigmoid at ``q`` from ``1e-4`` to ``1e4``: below ``3e-14`` relative;
-* ``E[phi(u_1) phi(u_2)]`` and ``E[phi'(u_1) phi'(u_2)]`` for ReLU and leaky ReLU (as plain
-  callables) against the closed forms, ``q`` from ``1e-3`` to ``1e3``, ``c`` in ``[-1, 1]``
-  including ``1 - 1e-9`` and ``-1 + 1e-6``: below ``2e-15 q`` absolute; for ``erf`` against
-  Williams' arcsine kernel: below ``4e-14``; for hard_tanh, elu, relu6 and gelu against nested
-  adaptive quadrature: below ``5e-15``.
-
-``tests/test_gradflow_theory.py`` checks a subset. A plain callable with kinks away from 0 should
-pass them as ``kinks=`` to keep this accuracy (registry activations know theirs).
+**Quadrature.** Every other expectation is computed by :mod:`actlab.gradflow._quadrature`
+(composite Gauss-Legendre in float64, split at the kinks; errors below ``3e-14`` relative).
 
 References:
   Poole, Lahiri, Raghu, Sohl-Dickstein, Ganguli. Exponential expressivity in deep neural networks
@@ -78,15 +57,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from numpy.polynomial.legendre import leggauss
 from scipy import optimize
 
 from actlab import activations as A
+from actlab.checks import message, number, show
+from actlab.gradflow._quadrature import Q_FLOOR, Expectations
 
-ActivationLike = str | A.Activation | Callable[[jax.Array], jax.Array]
 Phase = Literal["ordered", "critical", "chaotic"]
 
 #: ``|chi_1 - 1| <= PHASE_TOL`` is called critical.
@@ -95,8 +72,6 @@ PHASE_TOL = 1e-6
 Q_MAX = 1e12
 #: Below this (times ``q0``), a fixed point of a map with ``V(0) = 0`` is reported as ``q* = 0``.
 Q_MIN = 1e-14
-#: Expectations at ``q = 0`` are taken as the limit ``q -> 0+``, evaluated at this ``q``.
-_Q_FLOOR = 1e-30
 #: Relative tolerance of the root finders (``scipy.optimize.brentq``'s ``rtol``).
 ROOT_RTOL = 1e-13
 #: Iteration limit of each ``brentq`` call; not converging raises ``RuntimeError``.
@@ -104,155 +79,25 @@ ROOT_MAXITER = 200
 #: ``c*`` is resolved down to this distance from 1; closer fixed points are returned as 1.0.
 C_RESOLUTION = 1e-10
 
-_Z_LIMIT = 10.0
-_NODES_PER_PANEL = 48
-_Z_BREAKS = np.array([-3.0, -1.0, 1.0, 3.0])
-_U_BREAKS = np.array([-4.0, -1.0, -0.25, 0.25, 1.0, 4.0])
-_SMOOTHING_OFFSETS = np.array([-8.0, -2.0, 0.0, 2.0, 8.0])
-_LEGENDRE_NODES, _LEGENDRE_WEIGHTS = leggauss(_NODES_PER_PANEL)
-
 
 class DivergenceError(ValueError):
     """The length map has no finite fixed point above the starting variance: ``q^l -> inf``."""
 
 
-def _gaussian_rule(breaks: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Nodes and weights for ``E_z[F(z)]``, ``z ~ N(0, 1)``, one rule per row of ``breaks``.
-
-    Args:
-      breaks: ``(m, k)`` panel edges; those outside ``(-10, 10)`` (``+-inf`` included) are
-        clipped to the ends and give empty panels.
-
-    Returns:
-      ``(nodes, weights)``, each ``(m, (k + 1) * 48)``; ``sum(weights * F(nodes), axis=1)``
-      approximates the expectation (the weights include the Gaussian density).
-    """
-    rows = breaks.shape[0]
-    ends = jnp.full((rows, 1), _Z_LIMIT)
-    edges = jnp.sort(
-        jnp.concatenate([-ends, jnp.clip(breaks, -_Z_LIMIT, _Z_LIMIT), ends], axis=1), axis=1
-    )
-    low, high = edges[:, :-1, None], edges[:, 1:, None]
-    half = 0.5 * (high - low)
-    nodes = low + half * (1.0 + _LEGENDRE_NODES[None, None, :])
-    density = jnp.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
-    weights = half * _LEGENDRE_WEIGHTS[None, None, :] * density
-    return nodes.reshape(rows, -1), weights.reshape(rows, -1)
+def _above_zero(name: str, value: object) -> float:
+    return number(value, name, low=0.0, low_open=True)
 
 
-def _all_finite(*arrays: jax.Array) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in arrays]))
-
-
-def _root(q: jax.Array) -> jax.Array:
-    return jnp.sqrt(jnp.maximum(q, _Q_FLOOR))
-
-
-# The quadrature rules and sums do not depend on the activation: compiled once per number of
-# panel edges and shared by every MeanField; only ``phi`` itself is compiled per activation.
-@jax.jit
-def _line_nodes(points: jax.Array, q: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Pre-activations ``u = sqrt(q) z`` and weights, each ``(P,)``, for ``E_z[F(sqrt(q) z)]``.
-
-    ``points``: ``(k,)`` pre-activations where ``phi`` has kinks or bends (panel edges).
-    """
-    root = _root(q)
-    z, w = _gaussian_rule(jnp.concatenate([_Z_BREAKS, points / root])[None, :])
-    return root * z[0], w[0]
-
-
-@jax.jit
-def _moment_sums(q: jax.Array, u: jax.Array, w: jax.Array, values: jax.Array, slopes: jax.Array):
-    """``[E phi^2, E phi'^2, E[phi phi' z] / sqrt(q), all finite]`` from ``_line_nodes``."""
-    root = _root(q)
-    return jnp.stack(
-        [
-            w @ values**2,
-            w @ slopes**2,
-            w @ (values * slopes * u) / (root * root),
-            _all_finite(values, slopes).astype(w.dtype),
-        ]
-    )
-
-
-@jax.jit
-def _plane_nodes(
-    points: jax.Array, kinks: jax.Array, q: jax.Array, c: jax.Array
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Nodes ``u_1 (P1,)``, ``u_2 (P1, P2)`` and weights for ``E[F(u_1) G(u_2)]``, ``|c| < 1``.
-
-    ``u_1 = sqrt(q) z_1``, ``u_2 = sqrt(q) (c z_1 + s z_2)``, ``s = sqrt(1 - c^2)``: the inner
-    integral over ``z_2`` has panel edges at the images of ``points`` for every node ``z_1``; the
-    outer one also splits around the image ``k / (c sqrt(q))`` of every kink, where the inner
-    integral bends on the scale ``s / |c|``.
-    """
-    root = _root(q)
-    s = jnp.sqrt(1.0 - c * c)
-    safe_c = jnp.where(c == 0.0, 1.0, c)
-    images = kinks[:, None] / (safe_c * root) + _SMOOTHING_OFFSETS[None, :] * (s / jnp.abs(safe_c))
-    images = jnp.where(c == 0.0, jnp.inf, images).ravel()
-    z1, w1 = _gaussian_rule(jnp.concatenate([_Z_BREAKS, points / root, images])[None, :])
-    z1, w1 = z1[0], w1[0]
-    inner_breaks = jnp.concatenate(
-        [
-            jnp.broadcast_to(_Z_BREAKS[None, :], (z1.size, _Z_BREAKS.size)),
-            (points[None, :] / root - c * z1[:, None]) / s,
-        ],
-        axis=1,
-    )
-    z2, w2 = _gaussian_rule(inner_breaks)
-    return root * z1, w1, root * (c * z1[:, None] + s * z2), w2
-
-
-@jax.jit
-def _plane_sums(w1, w2, values1, slopes1, values2, slopes2) -> jax.Array:
-    """``[E phi(u_1) phi(u_2), E phi'(u_1) phi'(u_2), all finite]`` from ``_plane_nodes``."""
-    return jnp.stack(
-        [
-            w1 @ (values1 * jnp.sum(w2 * values2, axis=1)),
-            w1 @ (slopes1 * jnp.sum(w2 * slopes2, axis=1)),
-            _all_finite(values1, slopes1, values2, slopes2).astype(w1.dtype),
-        ]
-    )
-
-
-@jax.jit
-def _diagonal_sums(w, values1, slopes1, values2, slopes2) -> jax.Array:
-    """As ``_plane_sums`` for ``c = +-1``, where ``u_2 = c u_1``: one dimension suffices."""
-    return jnp.stack(
-        [
-            w @ (values1 * values2),
-            w @ (slopes1 * slopes2),
-            _all_finite(values1, slopes1, values2, slopes2).astype(w.dtype),
-        ]
-    )
-
-
-def _real(name: str, value: object) -> float:
-    """``value`` as a finite float: a Python, NumPy or 0-d JAX real number."""
-    array = None if isinstance(value, bool | str | bytes) else np.asarray(value)
-    if array is None or array.ndim != 0 or array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(array)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+def _at_least_zero(name: str, value: object) -> float:
+    return number(value, name, low=0.0)
 
 
 def _variances(sigma_w2: object, sigma_b2: object) -> tuple[float, float]:
-    sigma_w2, sigma_b2 = _real("sigma_w2", sigma_w2), _real("sigma_b2", sigma_b2)
-    if sigma_w2 <= 0.0:
-        raise ValueError(f"sigma_w2 must be > 0, got {sigma_w2}")
-    if sigma_b2 < 0.0:
-        raise ValueError(f"sigma_b2 must be >= 0, got {sigma_b2}")
-    return sigma_w2, sigma_b2
+    return _above_zero("sigma_w2", sigma_w2), _at_least_zero("sigma_b2", sigma_b2)
 
 
 def _correlation(c: object) -> float:
-    c = _real("c", c)
-    if not -1.0 <= c <= 1.0:
-        raise ValueError(f"c must be a correlation in [-1, 1], got {c}")
-    return c
+    return number(c, "c", low=-1.0, high=1.0)
 
 
 def _arccos_kernel(c: float) -> float:
@@ -296,76 +141,29 @@ class MeanField:
       'chaotic'
     """
 
-    def __init__(self, act: ActivationLike, *, kinks: Sequence[float] = ()) -> None:
-        if isinstance(act, str):
-            act = A.get(act)
-        if isinstance(act, A.Activation):
-            spec = A.spec(act.name)
-            if not spec.elementwise:
-                raise ValueError(
-                    f"act must be an elementwise activation, got {act.name!r} (it normalises "
-                    "along an axis, so the mean-field recursion does not apply)"
-                )
-            self.name = repr(act) if act.params else act.name
-            known_kinks = spec.kinks
-            self._slope = _negative_slope(act.name, dict(act.params))
-        elif callable(act):
-            self.name = getattr(act, "__name__", repr(act))
-            known_kinks = ()
-            self._slope = None
+    def __init__(self, act: A.ActivationLike, *, kinks: Sequence[float] = ()) -> None:
+        act = A.resolve(act, where="MeanField")
+        registered = A.describe(act)
+        if registered is not None:
+            self.name = repr(registered) if registered.params else registered.name
+            known_kinks = A.spec(registered.name).kinks
+            self._slope = _negative_slope(registered.name, dict(registered.params))
         else:
-            raise TypeError(
-                f"act must be an activation name or a callable, got {type(act).__name__} {act!r}"
-            )
+            self.name = getattr(act, "__name__", repr(act))
+            known_kinks, self._slope = (), None
         extra = np.asarray(kinks, dtype=float).ravel()
         if not np.all(np.isfinite(extra)):
-            raise ValueError(f"kinks must be finite numbers, got {list(kinks)}")
+            raise ValueError(
+                message("kinks", "finite numbers", show(list(kinks)), where="MeanField")
+            )
         self.kinks = np.unique(np.concatenate([[0.0], np.asarray(known_kinks, float), extra]))
-        points = np.concatenate([self.kinks, _U_BREAKS])
-
-        def value_and_slope(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-            return jax.jvp(act, (x,), (jnp.ones_like(x),))
-
-        with jax.enable_x64(True):  # elementwise, or fail now
-            probe = jnp.array([-1.0, 0.5, 2.0])
-            shapes = [jnp.shape(y) for y in jax.eval_shape(value_and_slope, probe)]
-        if shapes != [(3,), (3,)]:
-            raise ValueError(
-                f"act must be elementwise (output shape = input shape); {self.name} maps shape "
-                f"(3,) to {shapes[0]}"
-            )
-        self._value_and_slope = jax.jit(value_and_slope)
-        self._points = points
-        self._mirrored_points = np.concatenate([points, -points])
-
-    # ----------------------------------------------------------------- evaluation
-    def _finite(self, sums: jax.Array, q: float) -> np.ndarray:
-        out = np.asarray(sums, np.float64)
-        if out[-1] != 1.0:
-            raise ValueError(
-                f"act {self.name} returned a non-finite value or derivative for Gaussian "
-                f"pre-activations of variance {q:.4g}"
-            )
-        return out[:-1]
+        self._expectations = Expectations(act, self.name, self.kinks)
 
     def _moment_values(self, q: float) -> np.ndarray:
-        """``[E phi^2, E phi'^2, E[phi phi' z] / sqrt(q)]`` at variance ``q`` (float64)."""
-        with jax.enable_x64(True):
-            q64 = np.float64(q)
-            u, w = _line_nodes(self._points, q64)
-            return self._finite(_moment_sums(q64, u, w, *self._value_and_slope(u)), q)
+        return self._expectations.moments(q)
 
     def _cross_values(self, q: float, c: float) -> np.ndarray:
-        """``[E phi(u_1) phi(u_2), E phi'(u_1) phi'(u_2)]`` at variance ``q``, correlation ``c``."""
-        with jax.enable_x64(True):
-            q64, c64 = np.float64(q), np.float64(c)
-            if abs(c) == 1.0:
-                u, w = _line_nodes(self._mirrored_points, q64)
-                first, second = self._value_and_slope(u), self._value_and_slope(c64 * u)
-                return self._finite(_diagonal_sums(w, *first, *second), q)
-            u1, w1, u2, w2 = _plane_nodes(self._points, self.kinks, q64, c64)
-            first, second = self._value_and_slope(u1), self._value_and_slope(u2)
-            return self._finite(_plane_sums(w1, w2, *first, *second), q)
+        return self._expectations.cross(q, c)
 
     # ----------------------------------------------------------------- length map
     def length_map(self, q: float, sigma_w2: float, sigma_b2: float) -> float:
@@ -378,7 +176,7 @@ class MeanField:
         Returns:
           The variance of the next layer's pre-activations.
         """
-        q = _nonnegative("q", q)
+        q = _at_least_zero("q", q)
         sigma_w2, sigma_b2 = _variances(sigma_w2, sigma_b2)
         if self._slope is not None:
             return sigma_w2 * q * (1.0 + self._slope**2) / 2.0 + sigma_b2
@@ -409,7 +207,7 @@ class MeanField:
           RuntimeError: if ``brentq`` does not converge.
         """
         sigma_w2, sigma_b2 = _variances(sigma_w2, sigma_b2)
-        q0 = _positive("q0", q0)
+        q0 = _above_zero("q0", q0)
         if self._slope is not None:
             gain = sigma_w2 * (1.0 + self._slope**2) / 2.0
             if gain < 1.0:
@@ -470,7 +268,7 @@ class MeanField:
         sigma_w2, sigma_b2 = _variances(sigma_w2, sigma_b2)
         if self._slope is not None:
             return sigma_w2 * (1.0 + self._slope**2) / 2.0
-        q = self.q_star(sigma_w2, sigma_b2) if q is None else _nonnegative("q", q)
+        q = self.q_star(sigma_w2, sigma_b2) if q is None else _at_least_zero("q", q)
         return sigma_w2 * self._moment_values(q)[1]
 
     def correlation_map(
@@ -492,8 +290,8 @@ class MeanField:
         """
         c = _correlation(c)
         sigma_w2, sigma_b2 = _variances(sigma_w2, sigma_b2)
-        q = self.q_star(sigma_w2, sigma_b2) if q is None else _positive("q", q)
-        scale = max(q, _Q_FLOOR)
+        q = self.q_star(sigma_w2, sigma_b2) if q is None else _above_zero("q", q)
+        scale = max(q, Q_FLOOR)
         if self._slope is not None:
             a = self._slope
             cross = scale * (a * c + (1.0 - a) ** 2 * _arccos_kernel(c) / 2.0)
@@ -524,8 +322,8 @@ class MeanField:
         """
         c = _correlation(c)
         sigma_w2, sigma_b2 = _variances(sigma_w2, sigma_b2)
-        q = self.q_star(sigma_w2, sigma_b2) if q is None else _positive("q", q)
-        scale = max(q, _Q_FLOOR)
+        q = self.q_star(sigma_w2, sigma_b2) if q is None else _above_zero("q", q)
+        scale = max(q, Q_FLOOR)
         if self._slope is not None:
             a = self._slope
             slopes = a + (1.0 - a) ** 2 * (math.pi - math.acos(c)) / (2.0 * math.pi)
@@ -600,7 +398,7 @@ class MeanField:
     def phase(self, sigma_w2: float, sigma_b2: float, *, tol: float = PHASE_TOL) -> Phase:
         """The phase: ``'ordered'`` (``chi_1 < 1 - tol``), ``'chaotic'`` (``chi_1 > 1 + tol``) or
         ``'critical'``."""
-        tol = _nonnegative("tol", tol)
+        tol = _at_least_zero("tol", tol)
         chi = self.chi1(sigma_w2, sigma_b2)
         if chi < 1.0 - tol:
             return "ordered"
@@ -628,10 +426,10 @@ class MeanField:
         Raises:
           ValueError: if ``chi_1`` does not cross 1 inside ``bracket`` before ``q*`` diverges.
         """
-        sigma_b2 = _nonnegative("sigma_b2", sigma_b2)
-        low, high = _positive("bracket[0]", bracket[0]), _positive("bracket[1]", bracket[1])
+        sigma_b2 = _at_least_zero("sigma_b2", sigma_b2)
+        low, high = _above_zero("bracket[0]", bracket[0]), _above_zero("bracket[1]", bracket[1])
         if not low < high:
-            raise ValueError(f"bracket must be (low, high) with low < high, got {bracket}")
+            raise ValueError(message("bracket", "(low, high) with low < high", show(bracket)))
         if self._slope is not None:
             return 2.0 / (1.0 + self._slope**2)
 
@@ -664,20 +462,6 @@ class MeanField:
         )
 
 
-def _positive(name: str, value: object) -> float:
-    value = _real(name, value)
-    if value <= 0.0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
-
-
-def _nonnegative(name: str, value: object) -> float:
-    value = _real(name, value)
-    if value < 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
 def _depth_scale(gain: float) -> float:
     gain = abs(gain)
     if gain >= 1.0:
@@ -704,89 +488,3 @@ def _brentq(fn: Callable[[float], float], low: float, high: float, what: str) ->
             f"({result.flag})"
         )
     return float(root)
-
-
-# --------------------------------------------------------------------- functional interface
-def length_map(act: ActivationLike, q: float, sigma_w2: float, sigma_b2: float) -> float:
-    """``V(q) = sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2``; see :meth:`MeanField.length_map`.
-
-    Example:
-      >>> length_map("relu", 1.0, 2.0, 0.0)
-      1.0
-    """
-    return MeanField(act).length_map(q, sigma_w2, sigma_b2)
-
-
-def q_star(act: ActivationLike, sigma_w2: float, sigma_b2: float, *, q0: float = 1.0) -> float:
-    """Fixed point of the length map reached from ``q0``; see :meth:`MeanField.q_star`.
-
-    Example:
-      >>> q_star("relu", 1.0, 0.5)  # 0.5 / (1 - 1/2)
-      1.0
-    """
-    return MeanField(act).q_star(sigma_w2, sigma_b2, q0=q0)
-
-
-def chi1(act: ActivationLike, sigma_w2: float, sigma_b2: float) -> float:
-    """``chi_1 = sigma_w2 E[phi'(sqrt(q*) z)^2]``; see :meth:`MeanField.chi1`.
-
-    Example:
-      >>> chi1("relu", 2.0, 0.0)  # He initialisation is critical
-      1.0
-    """
-    return MeanField(act).chi1(sigma_w2, sigma_b2)
-
-
-def correlation_map(act: ActivationLike, c: float, sigma_w2: float, sigma_b2: float) -> float:
-    """The correlation map ``C(c)`` at ``q*``; see :meth:`MeanField.correlation_map`.
-
-    Example:
-      >>> round(correlation_map("relu", 0.0, 2.0, 0.0), 6)  # 1 / pi
-      0.31831
-    """
-    return MeanField(act).correlation_map(c, sigma_w2, sigma_b2)
-
-
-def chi_c(act: ActivationLike, sigma_w2: float, sigma_b2: float, *, c: float = 1.0) -> float:
-    """Slope of the correlation map at ``c`` (``chi_1`` at ``c = 1`` if ``q* > 0``); see
-    ``MeanField.chi_c``."""
-    return MeanField(act).chi_c(sigma_w2, sigma_b2, c=c)
-
-
-def c_star(act: ActivationLike, sigma_w2: float, sigma_b2: float) -> float:
-    """Stable fixed point of the correlation map; see :meth:`MeanField.c_star`."""
-    return MeanField(act).c_star(sigma_w2, sigma_b2)
-
-
-def xi_q(act: ActivationLike, sigma_w2: float, sigma_b2: float) -> float:
-    """Depth scale ``-1 / log V'(q*)`` of the length map; see :meth:`MeanField.xi_q`."""
-    return MeanField(act).xi_q(sigma_w2, sigma_b2)
-
-
-def xi_c(act: ActivationLike, sigma_w2: float, sigma_b2: float) -> float:
-    """Depth scale ``-1 / log C'(c*)`` of the correlation map; see :meth:`MeanField.xi_c`."""
-    return MeanField(act).xi_c(sigma_w2, sigma_b2)
-
-
-def phase(
-    act: ActivationLike, sigma_w2: float, sigma_b2: float, *, tol: float = PHASE_TOL
-) -> Phase:
-    """``'ordered'``, ``'critical'`` (``|chi_1 - 1| <= tol``) or ``'chaotic'``.
-
-    Example:
-      >>> phase("tanh", 0.5, 0.0)
-      'ordered'
-    """
-    return MeanField(act).phase(sigma_w2, sigma_b2, tol=tol)
-
-
-def critical_sigma_w2(
-    act: ActivationLike, sigma_b2: float, *, bracket: tuple[float, float] = (1e-2, 1e3)
-) -> float:
-    """The ``sigma_w2`` with ``chi_1 = 1``; see :meth:`MeanField.critical_sigma_w2`.
-
-    Example:
-      >>> critical_sigma_w2("relu", 0.0)
-      2.0
-    """
-    return MeanField(act).critical_sigma_w2(sigma_b2, bracket=bracket)

@@ -1,14 +1,14 @@
-"""Ensemble plumbing shared by the gradient-flow experiments.
+"""Operations on ensembles: join, select and rebuild members, train in segments.
 
 * :func:`rebuild`: the same weights under another architecture with the same parameters (another
   activation, another compute dtype), without drawing them again (drawing compiles the random
   number generator: seconds per architecture on a CPU).
 * :func:`concat`: several ensembles of one architecture as one, trained in one vmapped call.
-* :func:`fit_segments`: :func:`actlab.train.fit_ensemble` in equal segments with a measurement
-  at every boundary (dead units during training, say), with one compiled training program.
-* :class:`ActivationChoice`: an activation picked per member by an integer state, so members
-  with different activations train as one vmapped program (one compilation instead of one per
-  activation; on a CPU compiling dominates these small runs).
+* :func:`fit_segments`: :func:`fit_ensemble` in equal segments with a measurement at every
+  boundary (dead units during training, say), with one compiled training program.
+* :func:`choose_activation`: with :class:`actlab.models.ActivationChoice` layers, members with
+  different activations train as one vmapped program (one compilation instead of one per
+  activation; on a CPU compiling dominates small runs).
 """
 
 from __future__ import annotations
@@ -22,18 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from actlab import train
-from actlab.gradflow import switch_activation
-
-
-def graphdef(make_model: Callable[[nnx.Rngs], nnx.Module]) -> Any:
-    """The graph definition of ``make_model``'s module, built abstractly (no arrays, no compile)."""
-    return nnx.graphdef(nnx.eval_shape(lambda: make_model(nnx.Rngs(0))))
+from actlab.checks import message
+from actlab.train._ensemble import Ensemble, fit_ensemble
+from actlab.train._history import History
 
 
 def rebuild(
-    ensemble: train.Ensemble, make_model: Callable[[nnx.Rngs], nnx.Module], *, drop: str = ""
-) -> train.Ensemble:
+    ensemble: Ensemble, make_model: Callable[[nnx.Rngs], nnx.Module], *, drop: str = ""
+) -> Ensemble:
     """``ensemble``'s members as ``make_model`` builds them, with the same weights.
 
     Args:
@@ -57,11 +53,14 @@ def rebuild(
     _, want_params, want_rest = nnx.split(target, nnx.Param, ...)
     for have, want in ((params, want_params), (rest, want_rest)):
         if jax.tree.map(lambda a: a.shape[1:], have) != jax.tree.map(jnp.shape, want):
-            raise ValueError("rebuild: the target architecture has another state than the source")
+            raise ValueError(
+                message("make_model", "an architecture with the source's state (minus drop)",
+                        "one with another state", where="rebuild")
+            )  # fmt: skip
     return dataclasses.replace(ensemble, graphdef=nnx.graphdef(target), params=params, rest=rest)
 
 
-def concat(ensembles: Sequence[train.Ensemble]) -> train.Ensemble:
+def concat(ensembles: Sequence[Ensemble]) -> Ensemble:
     """One ensemble holding the members of ``ensembles`` in order (same architecture).
 
     The result's ``grid_shape`` is ``(members, 1, 1)``; learning rates and init scales are
@@ -90,7 +89,7 @@ def concat(ensembles: Sequence[train.Ensemble]) -> train.Ensemble:
     )
 
 
-def select(ensemble: train.Ensemble, members: Any) -> train.Ensemble:
+def select(ensemble: Ensemble, members: Any) -> Ensemble:
     """The members ``ensemble[members]`` (an index array), history included, as an ensemble.
 
     The result's ``grid_shape`` is ``(len(members), 1, 1)``.
@@ -100,16 +99,7 @@ def select(ensemble: train.Ensemble, members: Any) -> train.Ensemble:
     def take(a: Any) -> Any:
         return None if a is None else np.asarray(a)[idx]
 
-    h = ensemble.history
-    history = None
-    if h is not None:
-        history = dataclasses.replace(
-            h,
-            loss=take(h.loss),
-            accuracy=take(h.accuracy),
-            grad_norm=take(h.grad_norm),
-            layer_grad_norms={k: take(v) for k, v in h.layer_grad_norms.items()},
-        )
+    history = None if ensemble.history is None else ensemble.history.select(idx)
     return dataclasses.replace(
         ensemble,
         params=jax.tree.map(take, ensemble.params),
@@ -123,8 +113,8 @@ def select(ensemble: train.Ensemble, members: Any) -> train.Ensemble:
 
 
 def replace_params(
-    ensemble: train.Ensemble, fn: Callable[[tuple[Any, ...], jax.Array], jax.Array | None]
-) -> train.Ensemble:
+    ensemble: Ensemble, fn: Callable[[tuple[Any, ...], jax.Array], jax.Array | None]
+) -> Ensemble:
     """``ensemble`` with each parameter ``v`` at path ``p`` replaced by ``fn(p, v)`` (if not None).
 
     ``v`` (a NumPy array) has the leading member axis.
@@ -136,35 +126,16 @@ def replace_params(
     return dataclasses.replace(ensemble, params=nnx.from_flat_state(flat))
 
 
-def _join(histories: Sequence[train.History], offsets: Sequence[int]) -> train.History:
-    def cat(values: Sequence[np.ndarray | None]) -> np.ndarray | None:
-        return None if values[0] is None else np.concatenate(values, axis=-1)
-
-    return train.History(
-        step=np.concatenate([h.step + o for h, o in zip(histories, offsets, strict=True)]),
-        loss=cat([h.loss for h in histories]),
-        accuracy=cat([h.accuracy for h in histories]),
-        grad_norm=cat([h.grad_norm for h in histories]),
-        layer_step=np.concatenate(
-            [h.layer_step + o for h, o in zip(histories, offsets, strict=True)]
-        ),
-        layer_grad_norms={
-            k: cat([h.layer_grad_norms[k] for h in histories])
-            for k in histories[0].layer_grad_norms
-        },
-    )
-
-
 def fit_segments(
-    ensemble: train.Ensemble,
+    ensemble: Ensemble,
     x: Any,
     y: Any,
     *,
     segments: int,
     steps: int,
-    measure: Callable[[train.Ensemble], Any],
+    measure: Callable[[Ensemble], Any],
     **fit_kwargs: Any,
-) -> tuple[train.Ensemble, train.History, list[Any]]:
+) -> tuple[Ensemble, History, list[Any]]:
     """Train ``segments`` times ``steps`` steps, calling ``measure`` before, between and after.
 
     Every segment is the same compiled program. The optimizer state restarts with each segment,
@@ -182,14 +153,14 @@ def fit_segments(
             ensemble = dataclasses.replace(
                 ensemble, keys=jax.vmap(lambda k, s=s: jax.random.fold_in(k, s))(keys)
             )
-        ensemble = train.fit_ensemble(ensemble, x, y, steps=steps, **fit_kwargs)
+        ensemble = fit_ensemble(ensemble, x, y, steps=steps, **fit_kwargs)
         histories.append(ensemble.history)
         measured.append(measure(ensemble))
-    history = _join(histories, [s * steps for s in range(segments)])
+    history = History.join(histories, [s * steps for s in range(segments)])
     return dataclasses.replace(ensemble, keys=keys, history=history), history, measured
 
 
-def finite_members(ensemble: train.Ensemble) -> np.ndarray:
+def finite_members(ensemble: Ensemble) -> np.ndarray:
     """Per member: every parameter finite and every recorded loss finite, ``(members,)`` bool."""
     ok = np.ones(ensemble.size, dtype=bool)
     for leaf in jax.tree.leaves(ensemble.params):
@@ -199,35 +170,8 @@ def finite_members(ensemble: train.Ensemble) -> np.ndarray:
     return ok
 
 
-class ActivationChoice(nnx.Module):
-    """The activation ``choices[which]``, with ``which`` an integer state (not trained).
-
-    Pass ``functools.partial(ActivationChoice, choices=(...))`` as ``MLP(activation=...)``: each
-    hidden layer gets its own instance. A choice is a registry name (``"relu"``) or a learnable
-    activation class such as :class:`actlab.models.PReLU` (built as ``cls(num_features,
-    rngs=rngs)``; its parameters exist in every member and get gradient only where chosen).
-    Applied with :func:`actlab.gradflow.switch_activation`: a single model runs only its branch
-    (``lax.switch``); under ``vmap`` with a batched ``which`` every branch is computed and the
-    chosen value selected exactly, derivatives included.
-    """
-
-    def __init__(
-        self, num_features: int | None = None, *, choices: tuple[Any, ...], rngs: Any = None
-    ) -> None:
-        self.choices = tuple(choices)
-        self.which = nnx.Variable(jnp.zeros((), jnp.int32))
-        self.learnable = nnx.List(
-            [c(num_features, rngs=rngs) for c in self.choices if isinstance(c, type)]
-        )
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        learnable = iter(self.learnable)
-        branches = [c if isinstance(c, str) else next(learnable) for c in self.choices]
-        return switch_activation(branches, self.which[...])(x)
-
-
-def choose(ensemble: train.Ensemble, index: int) -> train.Ensemble:
-    """``ensemble`` with every :class:`ActivationChoice` set to choice ``index``."""
+def choose_activation(ensemble: Ensemble, index: int) -> Ensemble:
+    """``ensemble`` with every :class:`actlab.models.ActivationChoice` set to choice ``index``."""
     flat = []
     for path, var in nnx.to_flat_state(ensemble.rest):
         value = np.full(np.shape(var[...]), index, np.int32)  # on the host

@@ -26,15 +26,15 @@ Norms are taken after dividing by the largest magnitude, so gradients far below 
 square root of float32's smallest normal number), common in deep sigmoid networks, do not
 underflow when squared; ``delta_norm`` is reported rather than its square for the same reason.
 
-Three entry points, with the same definitions and norms:
+Two entry points, with the same definitions and norms:
 
-* :func:`signals` for an :class:`actlab.models.MLP` (any activation, normalisation, dropout, in
-  its current train or eval mode; the model is not modified);
-* :func:`layer_signals` for a list of ``(W, b)`` hidden layers, an activation and a read-out;
+* :func:`signals` for a network: an :class:`actlab.models.MLP` (any activation, normalisation,
+  dropout, in its current train or eval mode; the model is not modified), or ``(W, b)`` hidden
+  layers with an activation and a read-out;
 * :func:`stack_signals` for stacked equal-width layers ``(L, n, n)``, run as one ``lax.scan``,
   with a possibly traced ``depth`` (layers from ``depth`` on are the exact identity, so one
-  compiled function serves every depth) and :func:`switch_activation` to choose the activation by
-  a traced index: a sweep over activations, depths and seeds is then a single ``vmap``. It
+  compiled function serves every depth) and :func:`actlab.activations.switch` to choose the
+  activation by a traced index: a sweep over activations, depths and seeds is then one ``vmap``. It
   differentiates with respect to the pre-activations only and derives the parameter-gradient
   norms from them (``dL/dW_l = h_{l-1}^T dL/dz_l``), so many networks sharing one set of weights
   under ``vmap`` never materialise a weight gradient each.
@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import functools
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -63,22 +63,11 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from actlab import activations as A
-from actlab.models import MLP
-from actlab.train import LossArg, _loss_fn
+from actlab.checks import floating_batch, message
+from actlab.models import MLP, Network, check_layers, check_readout, forward
+from actlab.train import losses
 
-__all__ = [
-    "Layer",
-    "Signals",
-    "layer_signals",
-    "signals",
-    "stack_signals",
-    "switch_activation",
-]
-
-Layer = tuple[ArrayLike, ArrayLike]
-"""One affine map ``(W, b)``: ``W`` of shape ``(in, out)``, ``b`` of shape ``(out,)``."""
-
-ActivationLike = str | Callable[[jax.Array], jax.Array]
+__all__ = ["Signals", "signals", "stack_signals"]
 
 
 class Signals(NamedTuple):
@@ -148,83 +137,6 @@ def _ratios(norms: jax.Array) -> jax.Array:
     return jnp.square(norms[:-1] / norms[1:])
 
 
-def _batch(x: ArrayLike, features: int | None, where: str) -> jax.Array:
-    """``x`` as a ``(B, features)`` array with ``B >= 1``, or a ValueError saying what it got."""
-    x = jnp.asarray(x)
-    if x.ndim != 2 or x.shape[0] == 0 or (features is not None and x.shape[1] != features):
-        expected = f"(batch, {features})" if features is not None else "(batch, features)"
-        raise ValueError(
-            f"{where}: x must be a non-empty batch of shape {expected}, got shape {x.shape}"
-        )
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{where}: x must have a floating dtype, got {x.dtype}")
-    return x
-
-
-def _activation(activation: ActivationLike, where: str) -> Callable[[jax.Array], jax.Array]:
-    if isinstance(activation, str):
-        return A.get(activation)  # ValueError listing the names
-    if not callable(activation):
-        raise TypeError(
-            f"{where}: activation must be a registry name or a callable, "
-            f"got {type(activation).__name__} {activation!r}"
-        )
-    return activation
-
-
-def _affine(layer: Any, d_in: int, name: str, where: str) -> tuple[jax.Array, jax.Array]:
-    """``layer`` as ``(W (d_in, out), b (out,))``, or a ValueError naming ``name``."""
-    if not isinstance(layer, tuple | list) or len(layer) != 2:
-        raise ValueError(f"{where}: {name} must be a pair (W, b), got {type(layer).__name__}")
-    w, b = jnp.asarray(layer[0]), jnp.asarray(layer[1])
-    if w.ndim != 2 or w.shape[0] != d_in or b.shape != w.shape[1:]:
-        raise ValueError(
-            f"{where}: {name} must be (W, b) with W of shape ({d_in}, out) and b of shape "
-            f"(out,), got W {w.shape} and b {b.shape}"
-        )
-    return w, b
-
-
-def switch_activation(
-    activations: Sequence[ActivationLike], index: ArrayLike
-) -> Callable[[jax.Array], jax.Array]:
-    """The activation ``activations[index]``, chosen by a (possibly traced) integer.
-
-    With a traced ``index`` the result applies ``jax.lax.switch``, so a function of the activation
-    can be vmapped over activations: one compiled program serves them all (under ``vmap`` every
-    branch is computed and the right one selected, exactly). ``lax.switch`` clamps an index
-    outside ``[0, len(activations))`` to the nearest end; a concrete index is checked instead.
-
-    Args:
-      activations: registry names or elementwise callables, at least one.
-      index: integer scalar, Python or traced.
-
-    Returns:
-      A callable ``z -> activations[index](z)``.
-
-    Example:
-      >>> act = switch_activation(("relu", "tanh"), jnp.int32(1))
-      >>> float(act(jnp.float32(0.5)))  # tanh(0.5)
-      0.46211...
-    """
-    fns = tuple(_activation(a, "switch_activation") for a in activations)
-    if not fns:
-        raise ValueError("switch_activation: activations must hold at least one activation")
-    if isinstance(index, numbers.Integral) and not isinstance(index, bool):
-        if not 0 <= index < len(fns):
-            raise ValueError(f"switch_activation: index must be in [0, {len(fns)}), got {index}")
-        return fns[int(index)]
-    index = jnp.asarray(index)
-    if index.shape != () or not jnp.issubdtype(index.dtype, jnp.integer):
-        raise ValueError(
-            f"switch_activation: index must be an integer scalar, got {index.dtype}{index.shape}"
-        )
-    return lambda z: jax.lax.switch(index, fns, z)
-
-
-# ----------------------------------------------------------------------------- shared core
-
-
 def _assemble(
     loss: jax.Array,
     zs: Sequence[jax.Array],
@@ -250,52 +162,31 @@ def _assemble(
     )
 
 
-# ----------------------------------------------------------------------------- MLP
+# ----------------------------------------------------------------------------- networks
 
 
-def _hidden_model(
-    model: MLP, x: jax.Array, eps: Sequence[jax.Array] | None = None
-) -> tuple[jax.Array, list[jax.Array]]:
-    """``MLP.__call__`` up to the read-out, adding ``eps[l]`` to each pre-activation.
-
-    Returns the last hidden layer's output and the pre-activations. Mirrors ``MLP.__call__``
-    (linear, norm, activation, dropout); a test pins the two to the same outputs.
-    """
-    h, zs = x, []
-    for i, layer in enumerate(model.hidden):
-        z = layer(h)
-        if model.norms is not None:
-            z = model.norms[i](z)
-        if eps is not None:
-            z = z + eps[i]
-        zs.append(z)
-        h = model.activations[i](z) if model.activations is not None else model.activation(z)
-        if model.dropouts is not None:
-            h = model.dropouts[i](h)
-    return h, zs
+def _zeros_like_preactivations(trace: Any, *args: Any) -> list[jax.Array]:
+    """Zero perturbations shaped and typed like the pre-activations (half precision stays half)."""
+    shapes = jax.eval_shape(lambda *a: trace(*a).preactivations, *args)
+    return [jnp.zeros(s.shape, s.dtype) for s in shapes]
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "loss"))
 def _model_signals(
-    graphdef: Any, params: Any, rest: Any, x: jax.Array, y: jax.Array, loss: LossArg
+    graphdef: Any, params: Any, rest: Any, x: jax.Array, y: jax.Array, loss: losses.Loss
 ) -> Signals:
-    loss_fn = _loss_fn(loss)
+    loss_fn = losses.resolve(loss)
 
-    def merged(p: Any) -> MLP:
+    def trace(p: Any, e: list[jax.Array] | None = None) -> Any:
         # fresh Variables for the other state, owned by this trace (as actlab.train does): batch
         # norm in training mode updates its statistics on this copy, never on the caller's model
-        return nnx.merge(graphdef, p, jax.tree.map(lambda a: a, rest))
+        return nnx.merge(graphdef, p, jax.tree.map(lambda a: a, rest)).trace(x, perturb=e)
 
-    # zero perturbations shaped and typed like the pre-activations (half precision stays half)
-    shapes = jax.eval_shape(lambda p: _hidden_model(merged(p), x)[1], params)
-    eps = [jnp.zeros(s.shape, s.dtype) for s in shapes]
+    def objective(p: Any, e: list[jax.Array]) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+        t = trace(p, e)
+        return loss_fn(t.output, y)[0], t.preactivations
 
-    def objective(p: Any, e: list[jax.Array]) -> tuple[jax.Array, list[jax.Array]]:
-        model = merged(p)
-        h, zs = _hidden_model(model, x, e)
-        value, _ = loss_fn(model.output(h), y)
-        return value, zs
-
+    eps = _zeros_like_preactivations(trace, params)
     (value, zs), (grads, delta_grads) = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
         params, eps
     )
@@ -303,27 +194,61 @@ def _model_signals(
     return _assemble(value, zs, delta_grads, kernels, grads["output"]["kernel"][...], grads)
 
 
-def signals(model: MLP, x: ArrayLike, y: ArrayLike, *, loss: LossArg = "mse") -> Signals:
-    """Forward and backward signals and gradient norms of an MLP on the batch ``(x, y)``.
+def _layer_signals(
+    layers: list, readout: tuple, activation: Any, x: jax.Array, y: jax.Array, loss: losses.Loss
+) -> Signals:
+    loss_fn = losses.resolve(loss)
 
-    The model is evaluated as it is (train or eval mode; with dropout active the masks are drawn
+    def trace(p: list, e: list[jax.Array] | None = None) -> Any:
+        return forward(p[:-1], x, activation=activation, readout=p[-1], perturb=e)
+
+    def objective(p: list, e: list[jax.Array]) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+        t = trace(p, e)
+        return loss_fn(t.output, y)[0], t.preactivations
+
+    params = [*layers, readout]
+    eps = _zeros_like_preactivations(trace, params)
+    (value, zs), (grads, delta_grads) = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
+        params, eps
+    )
+    return _assemble(value, zs, delta_grads, [w for w, _ in grads[:-1]], grads[-1][0], grads)
+
+
+def signals(
+    network: Network,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    activation: Any = None,
+    readout: tuple[ArrayLike, ArrayLike] | None = None,
+    loss: losses.Loss = "mse",
+) -> Signals:
+    """Forward and backward signals and gradient norms of a network on the batch ``(x, y)``.
+
+    An MLP is evaluated as it is (train or eval mode; with dropout active the masks are drawn
     from a copy of its random state) and is not modified: batch-norm statistics and random
-    streams of the caller's model stay as they were. The gradients are with respect to every
-    ``nnx.Param``, as in :func:`actlab.train.fit`.
+    streams of the caller's model stay as they were; its gradients are with respect to every
+    ``nnx.Param``, as in :func:`actlab.train.fit`. Layers given as arrays compute
+    ``h = act(h @ W_l + b_l)`` and then the read-out; their gradients are with respect to every
+    kernel and bias, read-out included.
 
     Args:
-      model: an :class:`actlab.models.MLP`.
+      network: an :class:`actlab.models.MLP`, or hidden layers ``[(W_0, b_0), ...]`` with ``W_l``
+        of shape ``(in, out)`` (as :func:`actlab.models.hidden_layers` returns; may be empty).
       x: inputs, ``(B, in_features)``, ``B >= 1``.
-      y: targets as the loss expects them (see ``actlab.train.LOSSES``).
-      loss: ``"mse"``, ``"sigmoid_binary_cross_entropy"``, ``"softmax_cross_entropy"`` or a callable
-        ``loss(outputs, y) -> scalar`` that averages a per-example loss over the batch.
+      y: targets as the loss expects them (see :mod:`actlab.train.losses`).
+      activation: only with layers: the activation after every layer (or one per layer).
+      readout: only with layers: ``(W_out, b_out)`` (as :func:`actlab.models.output_layer`).
+      loss: a loss name or callable (:mod:`actlab.train.losses`) that averages a per-example loss
+        over the batch.
 
     Returns:
-      :class:`Signals` with ``L = len(model.widths)``.
+      :class:`Signals` with ``L`` = the number of hidden layers.
 
     Raises:
-      TypeError: ``model`` is not an MLP. ValueError: ``x`` not ``(B, in_features)``, targets
-        that do not fit the loss, an unknown loss name.
+      TypeError: ``network`` neither an MLP nor layers. ValueError: ``x`` not
+      ``(B, in_features)``, layers that do not chain, targets that do not fit the loss, an
+      unknown loss name, an activation or read-out given with an MLP (or missing with layers).
 
     Example:
       >>> model = MLP(64, [64] * 5, 1, activation="relu", init="he", rngs=nnx.Rngs(0))
@@ -331,95 +256,59 @@ def signals(model: MLP, x: ArrayLike, y: ArrayLike, *, loss: LossArg = "mse") ->
       >>> s = signals(model, x, jnp.zeros(32))
       >>> s.q.shape, s.delta_ratio.shape  # 5 hidden layers
       ((5,), (4,))
-    """
-    if not isinstance(model, MLP):
-        raise TypeError(f"signals: expected an actlab.models.MLP, got {type(model).__name__}")
-    x = _batch(x, model.in_features, "signals")
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    return _model_signals(graphdef, params, rest, x, jnp.asarray(y), loss)
-
-
-# ----------------------------------------------------------------------------- functional
-
-
-def layer_signals(
-    layers: Sequence[Layer],
-    readout: Layer,
-    x: ArrayLike,
-    y: ArrayLike,
-    *,
-    activation: ActivationLike,
-    loss: LossArg = "mse",
-) -> Signals:
-    """:func:`signals` for a network given as arrays: ``h = act(h @ W_l + b_l)``, then a read-out.
-
-    Args:
-      layers: hidden layers ``[(W_0, b_0), ...]``, ``W_l`` of shape ``(in, out)`` (the layout of
-        :func:`actlab.models.hidden_layers`); may be empty.
-      readout: ``(W_out, b_out)`` (as :func:`actlab.models.output_layer` returns).
-      x: inputs ``(B, in)``; y: targets for ``loss``.
-      activation: registry name or elementwise callable, applied after every hidden layer.
-      loss: as in :func:`signals`.
-
-    Returns:
-      :class:`Signals`; ``global_grad_norm`` covers every kernel and bias, read-out included.
-
-    Example:
-      >>> keys = jax.random.split(jax.random.key(0), 4)
-      >>> layers = [(jax.random.normal(k, (64, 64)) / 8, jnp.zeros(64)) for k in keys[:3]]
-      >>> readout = (jax.random.normal(keys[3], (64, 1)) / 8, jnp.zeros(1))
-      >>> x = jax.random.normal(jax.random.key(1), (16, 64))
-      >>> layer_signals(layers, readout, x, jnp.zeros(16), activation="tanh").delta_norm.shape
+      >>> layers = [(jnp.eye(64), jnp.zeros(64))] * 3
+      >>> signals(layers, x, jnp.zeros(32), activation="tanh",
+      ...         readout=(jnp.ones((64, 1)) / 8, jnp.zeros(1))).delta_norm.shape
       (3,)
     """
-    where = "layer_signals"
-    act = _activation(activation, where)
-    if not isinstance(layers, tuple | list):
-        raise ValueError(f"{where}: layers must be a sequence of (W, b) pairs, got {layers!r:.60}")
-    x = _batch(x, None, where)
-    params, width = [], x.shape[1]
-    for i, layer in enumerate(layers):
-        params.append(_affine(layer, width, f"layers[{i}]", where))
-        width = params[-1][0].shape[1]
-    params.append(_affine(readout, width, "readout", where))
-    loss_fn = _loss_fn(loss)
-    eps = [jnp.zeros((x.shape[0], w.shape[1]), jnp.result_type(x, w)) for w, _ in params[:-1]]
+    where = "signals"
+    losses.resolve(loss)
+    if isinstance(network, MLP):
+        if activation is not None or readout is not None:
+            raise ValueError(
+                message("activation and readout", "None with an MLP (it has its own)",
+                        "a value", where=where)
+            )  # fmt: skip
+        x = floating_batch(x, features=network.in_features, where=where)
+        graphdef, params, rest = nnx.split(network, nnx.Param, ...)
+        return _model_signals(graphdef, params, rest, x, jnp.asarray(y), loss)
+    if isinstance(network, nnx.Module):
+        raise TypeError(
+            message("network", "an actlab.models.MLP or (W, b) layers", type(network).__name__,
+                    where=where)
+        )  # fmt: skip
+    x = floating_batch(x, where=where)
+    layers = check_layers(network, where=where, inputs=x.shape[1], allow_empty=True)
+    for name, value in (("activation", activation), ("readout", readout)):
+        if value is None:
+            raise ValueError(message(name, f"the {name} of the (W, b) layers", "None", where=where))
+    width = layers[-1][0].shape[1] if layers else x.shape[1]
+    out = check_readout(readout, inputs=width, where=where)
+    return _layer_signals(list(layers), out, activation, x, jnp.asarray(y), loss)
 
-    def objective(p: list, e: list) -> tuple[jax.Array, list[jax.Array]]:
-        h, zs = x, []
-        for (w, b), e_l in zip(p[:-1], e, strict=True):
-            z = h @ w + b[None, :] + e_l
-            zs.append(z)
-            h = act(z)
-        w, b = p[-1]
-        return loss_fn(h @ w + b[None, :], y)[0], zs
 
-    (value, zs), (grads, delta_grads) = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(
-        params, eps
-    )
-    kernels = [w for w, _ in grads[:-1]]
-    return _assemble(value, zs, delta_grads, kernels, grads[-1][0], grads)
+# ----------------------------------------------------------------------------- stacked layers
 
 
 def stack_signals(
     weights: ArrayLike,
     biases: ArrayLike,
-    readout: Layer,
+    readout: tuple[ArrayLike, ArrayLike],
     x: ArrayLike,
     y: ArrayLike,
     *,
-    activation: ActivationLike,
+    activation: A.ActivationLike,
     depth: ArrayLike | None = None,
     weight_scale: ArrayLike = 1.0,
-    loss: LossArg = "mse",
+    loss: losses.Loss = "mse",
 ) -> Signals:
-    r""":func:`layer_signals` for ``L`` equal-width layers, as one ``lax.scan`` with a traced depth.
+    r""":func:`signals` for ``L`` equal-width layers, as one ``lax.scan`` with a traced depth.
 
     Layer ``l`` computes ``z = weight_scale * (h @ weights[l]) + biases[l]``, ``h = act(z)`` for
     ``l < depth``; layers ``l >= depth`` pass ``h`` through unchanged (exactly: a select, not a
     multiplication), so the result is that of the network made of the first ``depth`` layers and
     the read-out, and its entries for layers ``>= depth`` are NaN. ``depth`` and
-    ``weight_scale`` may be traced, and ``activation`` may come from :func:`switch_activation`
+    ``weight_scale`` may be traced, and ``activation`` may come from :func:`actlab.activations.switch`
     with a traced index: vmapping over them compiles one program for every depth, scale and
     activation (a masked layer still costs its matrix product).
 
@@ -428,7 +317,8 @@ def stack_signals(
       biases: ``(L, n)``.
       readout: ``(W_out (n, out), b_out (out,))``.
       x: inputs ``(B, n)``; y: targets for ``loss``.
-      activation: registry name or callable (e.g. :func:`switch_activation`).
+      activation: an activation (see :func:`actlab.activations.resolve`), e.g. one chosen by
+        a traced index with :func:`actlab.activations.switch`.
       depth: number of layers used, ``0 <= depth <= L`` (checked when concrete); ``None``: all.
       weight_scale: scalar multiplying every hidden layer's product ``h @ W`` (the effective
         kernel is ``weight_scale * W``: one draw of unit-variance weights serves every
@@ -449,30 +339,35 @@ def stack_signals(
       [3, 50]
     """
     where = "stack_signals"
-    act = _activation(activation, where)
+    act = A.resolve(activation, where=where)
     weights, biases = jnp.asarray(weights), jnp.asarray(biases)
     if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
-        raise ValueError(f"{where}: weights must have shape (L, n, n), got {weights.shape}")
+        raise ValueError(
+            message("weights", "shape (L, n, n)", f"shape {weights.shape}", where=where)
+        )
     n_layers, width = weights.shape[:2]
     if biases.shape != (n_layers, width):
         raise ValueError(
-            f"{where}: biases must have shape (L, n) = ({n_layers}, {width}), got {biases.shape}"
-        )
-    x = _batch(x, width, where)
-    w_out, b_out = _affine(readout, width, "readout", where)
+            message("biases", f"shape (L, n) = ({n_layers}, {width})", f"shape {biases.shape}",
+                    where=where)
+        )  # fmt: skip
+    x = floating_batch(x, features=width, where=where)
+    w_out, b_out = check_readout(readout, inputs=width, where=where)
     if depth is not None:
         if isinstance(depth, numbers.Integral) and not isinstance(depth, bool):
             if not 0 <= depth <= n_layers:
-                raise ValueError(f"{where}: depth must be in [0, {n_layers}], got {depth}")
+                raise ValueError(
+                    message("depth", f"an int in [0, {n_layers}]", str(depth), where=where)
+                )
         depth = jnp.asarray(depth)
         if depth.shape != () or not jnp.issubdtype(depth.dtype, jnp.integer):
             raise ValueError(
-                f"{where}: depth must be an integer scalar, got {depth.dtype}{depth.shape}"
+                message("depth", "an integer scalar", f"{depth.dtype}{depth.shape}", where=where)
             )
     scale = jnp.asarray(weight_scale)
     if scale.shape != ():
-        raise ValueError(f"{where}: weight_scale must be a scalar, got shape {scale.shape}")
-    loss_fn = _loss_fn(loss)
+        raise ValueError(message("weight_scale", "a scalar", f"shape {scale.shape}", where=where))
+    loss_fn = losses.resolve(loss)
     dtype = jnp.result_type(x, weights)
     eps = jnp.zeros((n_layers, x.shape[0], width), dtype)
     eps_out = jnp.zeros((x.shape[0], w_out.shape[1]), jnp.result_type(dtype, w_out))

@@ -45,6 +45,8 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
+from actlab.checks import integer, message, one_of, show
+
 __all__ = [
     "PASSES",
     "Setting",
@@ -65,8 +67,7 @@ PASSES = ("fwd", "fwd+bwd")
 
 
 def _check_positive(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    integer(value, name, minimum=1)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -152,7 +153,7 @@ def calls_for(
     Each callable is called (and waited for) twice; the second call is timed.
     """
     if target_seconds <= 0:
-        raise ValueError(f"target_seconds must be > 0, got {target_seconds}")
+        raise ValueError(message("target_seconds", "a number > 0", show(target_seconds)))
     single = []
     for fn in fns:
         wait(fn())
@@ -173,7 +174,7 @@ def per_call_seconds(
 ) -> list[float]:
     """Median seconds per call of each ``fn``, pipelined or synchronous, batches interleaved."""
     if mode not in ("pipelined", "synchronous"):
-        raise ValueError(f"mode must be 'pipelined' or 'synchronous', got {mode!r}")
+        one_of(mode, "mode", ("pipelined", "synchronous"))
     batch = pipelined if mode == "pipelined" else synchronous
     medians = interleaved_medians([batch(fn, calls, wait) for fn in fns], repeats)
     return [t / calls for t in medians]
@@ -203,14 +204,14 @@ class Setting:
 
     def __post_init__(self) -> None:
         if self.kind not in ("memory", "compute"):
-            raise ValueError(f"kind must be 'memory' or 'compute', got {self.kind!r}")
+            one_of(self.kind, "kind", ("memory", "compute"), where="Setting")
         for name in ("elements", "passes", "unroll"):
             _check_positive(name, getattr(self, name))
         if self.kind == "memory" and (self.passes, self.unroll) != (1, 1):
             raise ValueError(
-                f"a memory setting applies the activation once: passes and unroll must be 1, "
-                f"got {self.passes} and {self.unroll}"
-            )
+                message("passes and unroll", "1 and 1 (a memory setting applies the activation "
+                        "once)", f"{self.passes} and {self.unroll}", where="Setting")
+            )  # fmt: skip
 
     @property
     def applications(self) -> int:
@@ -312,7 +313,9 @@ def activation_costs(
       per call and nanoseconds per element per application.
     """
     if not functions:
-        raise ValueError("functions must name at least one activation")
+        raise ValueError(
+            message("functions", "at least one activation", "none", where="activation_costs")
+        )
     _check_positive("repeats", repeats)
     calls: dict[str, list[Callable[[], Any]]] = {p: [] for p in PASSES}
     with jax.default_device(device) if device is not None else contextlib.nullcontext():
@@ -344,6 +347,10 @@ def activation_costs(
 def ratios_to(costs: Mapping[str, Mapping[str, float]], baseline: str) -> dict[str, dict]:
     """Each label's time per pass divided by ``baseline``'s (``{label: {"fwd": r, ...}}``)."""
     if baseline not in costs:
-        raise ValueError(f"baseline {baseline!r} is not among the labels {list(costs)}")
+        raise ValueError(
+            message(
+                "baseline", f"one of the labels {list(costs)}", repr(baseline), where="ratios_to"
+            )
+        )
     base = costs[baseline]
     return {label: {p: c[p] / base[p] for p in PASSES} for label, c in costs.items()}

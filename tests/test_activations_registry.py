@@ -76,7 +76,10 @@ def test_pieces_reproduce_the_function_between_and_at_the_kinks(name):
 
 def test_pieces_take_parameters_and_refuse_smooth_functions():
     assert A.spec("leaky_relu").pieces(negative_slope=0.3) == ((0.3, 0.0), (1.0, 0.0))
-    with pytest.raises(ValueError, match="gelu.pieces: activation: expected a piecewise-linear activation, received 'gelu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"gelu.pieces: activation: expected a piecewise-linear activation, received 'gelu'",
+    ):
         A.spec("gelu").pieces()
 
 

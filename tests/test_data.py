@@ -172,7 +172,9 @@ def test_train_test_split_for_regression_targets():
 
 def test_load_lists_names_and_rejects_unknown_ones():
     assert set(data.names()) == {*SMALL, "digits"}
-    with pytest.raises(ValueError, match=r"name: expected one of blobs, .*quadrants.*, received 'mnist'"):
+    with pytest.raises(
+        ValueError, match=r"name: expected one of blobs, .*quadrants.*, received 'mnist'"
+    ):
         data.load("mnist")
 
 

@@ -69,7 +69,9 @@ def test_run_rejects_bad_arguments(tmp_path):
         dying_relu.run(tmp_path, config={"seeds": 1})
     with pytest.raises(ValueError, match="baseline_lr"):
         dying_relu.run(tmp_path, config=dying_relu.Config(baseline_lr=0.3))
-    with pytest.raises(ValueError, match="biases must be non-empty and < 0"):
+    with pytest.raises(
+        ValueError, match="Config: biases: expected values < 0 with highlight_bias among them"
+    ):
         dying_relu.run(tmp_path, config=dying_relu.Config(biases=(0.5,), highlight_bias=0.5))
 
 

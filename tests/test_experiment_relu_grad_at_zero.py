@@ -43,7 +43,7 @@ def test_both_choices_start_from_the_same_weights_in_every_dtype(quick_run):
 
 
 def test_run_rejects_bad_arguments(tmp_path):
-    with pytest.raises(TypeError, match="seed: expected an int >= 0, received 1.5"):
+    with pytest.raises(TypeError, match=r"seed: expected an int >= 0, received 1.5"):
         relu_grad_at_zero.run(tmp_path, seed=1.5)
     with pytest.raises(TypeError, match=r"config: expected an? relu_grad_at_zero\.Config"):
         relu_grad_at_zero.run(tmp_path, config="tiny")

@@ -71,18 +71,26 @@ def test_run_rejects_bad_arguments(tmp_path):
         relu_speed.run(tmp_path, seed=-1)
     with pytest.raises(TypeError, match=r"config: expected an? relu_speed\.Config"):
         relu_speed.run(tmp_path, config={"names": ("relu",)})
-    with pytest.raises(ValueError, match="names must include 'relu'"):
+    with pytest.raises(
+        ValueError, match="Config: names: expected names including 'relu', received"
+    ):
         relu_speed.run(tmp_path, config=relu_speed.Config(names=("tanh",)))
-    with pytest.raises(ValueError, match="unknown activations \\['nope'\\]"):
+    with pytest.raises(
+        ValueError, match="Config: names: expected names among .*, received \\['nope'\\]"
+    ):
         relu_speed.run(tmp_path, config=relu_speed.Config(names=("relu", "nope")))
 
 
 def test_setting_validates_its_fields():
-    with pytest.raises(ValueError, match="kind must be 'memory' or 'compute'"):
+    with pytest.raises(
+        ValueError, match="Setting: kind: expected one of 'memory', 'compute', received 'disk'"
+    ):
         Setting("disk", elements=8)
-    with pytest.raises(ValueError, match="elements must be a positive int"):
+    with pytest.raises(ValueError, match="elements: expected an int >= 1, received 0"):
         Setting("memory", elements=0)
-    with pytest.raises(ValueError, match="passes and unroll must be 1"):
+    with pytest.raises(
+        ValueError, match="Setting: passes and unroll: expected 1 and 1 .*, received 2 and 1"
+    ):
         Setting("memory", elements=8, passes=2)
     assert Setting("compute", elements=2048, passes=3, unroll=2).applications == 6
     assert Setting("compute", elements=2048).shape == (2, 1024)
@@ -90,7 +98,11 @@ def test_setting_validates_its_fields():
 
 def test_ratios_to_rejects_a_missing_baseline(tiny_run):
     _, result = tiny_run
-    with pytest.raises(ValueError, match="baseline 'gelu' is not among the labels"):
+    with pytest.raises(
+        ValueError, match="ratios_to: baseline: expected one of the labels .*, received 'gelu'"
+    ):
         ratios_to(result["costs"]["memory"], "gelu")
-    with pytest.raises(ValueError, match="functions must name at least one activation"):
+    with pytest.raises(
+        ValueError, match="activation_costs: functions: expected at least one activation"
+    ):
         activation_costs({}, Setting("memory", elements=8), repeats=1)

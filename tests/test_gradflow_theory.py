@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from scipy import integrate
 
 from actlab import activations as A
+from actlab import plot
 from actlab.gradflow import (
     DivergenceError,
     MeanField,
@@ -27,10 +28,9 @@ from actlab.gradflow import (
     critical_sigma_w2,
     length_map,
     phase,
+    phase_diagram,
     q_star,
 )
-from actlab import plot
-from actlab.gradflow import phase_diagram
 
 
 @functools.cache
@@ -210,20 +210,72 @@ def test_depth_scales():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: q_star("tanh", 0.0, 0.1), ValueError, "sigma_w2: expected a finite number > 0, received 0.0"),
-        (lambda: chi1("tanh", -1.0, 0.1), ValueError, "sigma_w2: expected a finite number > 0, received -1.0"),
-        (lambda: chi1("tanh", 1.0, -0.1), ValueError, "sigma_b2: expected a finite number >= 0, received -0.1"),
-        (lambda: q_star("tanh", math.nan, 0.0), ValueError, "sigma_w2: expected a finite number > 0, received nan"),
-        (lambda: q_star("tanh", "1", 0.0), TypeError, "sigma_w2: expected a finite number > 0, received '1'"),
-        (lambda: q_star("tanh", 1.0, 0.0, q0=0.0), ValueError, "q0: expected a finite number > 0, received 0.0"),
-        (lambda: correlation_map("tanh", 1.01, 1.0, 0.0), ValueError, r"c: expected a finite number in \[-1, 1\], received 1.01"),
-        (lambda: correlation_map("relu", -2.0, 1.0, 0.0), ValueError, r"c: expected a finite number in \[-1, 1\]"),
-        (lambda: q_star("swish", 1.0, 0.0), ValueError, "activation: expected one of .*, received 'swish'"),
-        (lambda: MeanField(3.0), TypeError, "MeanField: activation: expected a registry name, .*, received 3.0"),
-        (lambda: MeanField("softmax"), ValueError, "MeanField: activation: expected an elementwise activation"),
+        (
+            lambda: q_star("tanh", 0.0, 0.1),
+            ValueError,
+            "sigma_w2: expected a finite number > 0, received 0.0",
+        ),
+        (
+            lambda: chi1("tanh", -1.0, 0.1),
+            ValueError,
+            "sigma_w2: expected a finite number > 0, received -1.0",
+        ),
+        (
+            lambda: chi1("tanh", 1.0, -0.1),
+            ValueError,
+            "sigma_b2: expected a finite number >= 0, received -0.1",
+        ),
+        (
+            lambda: q_star("tanh", math.nan, 0.0),
+            ValueError,
+            "sigma_w2: expected a finite number > 0, received nan",
+        ),
+        (
+            lambda: q_star("tanh", "1", 0.0),
+            TypeError,
+            "sigma_w2: expected a finite number > 0, received '1'",
+        ),
+        (
+            lambda: q_star("tanh", 1.0, 0.0, q0=0.0),
+            ValueError,
+            "q0: expected a finite number > 0, received 0.0",
+        ),
+        (
+            lambda: correlation_map("tanh", 1.01, 1.0, 0.0),
+            ValueError,
+            r"c: expected a finite number in \[-1, 1\], received 1.01",
+        ),
+        (
+            lambda: correlation_map("relu", -2.0, 1.0, 0.0),
+            ValueError,
+            r"c: expected a finite number in \[-1, 1\]",
+        ),
+        (
+            lambda: q_star("swish", 1.0, 0.0),
+            ValueError,
+            "activation: expected one of .*, received 'swish'",
+        ),
+        (
+            lambda: MeanField(3.0),
+            TypeError,
+            "MeanField: activation: expected a registry name, .*, received 3.0",
+        ),
+        (
+            lambda: MeanField("softmax"),
+            ValueError,
+            "MeanField: activation: expected an elementwise activation",
+        ),
         (lambda: MeanField(jnp.sum), ValueError, "act: expected an elementwise activation"),
-        (lambda: q_star(jnp.log, 1.0, 0.0), ValueError, "act: expected finite values and derivatives .*, received a non-finite value"),
-        (lambda: critical_sigma_w2("tanh", 0.0, bracket=(2.0, 1.0)), ValueError, "bracket: expected .low, high. with low < high"),
+        (
+            lambda: q_star(jnp.log, 1.0, 0.0),
+            ValueError,
+            "act: expected finite values and derivatives .*, received a non-finite value",
+        ),
+        (
+            lambda: critical_sigma_w2("tanh", 0.0, bracket=(2.0, 1.0)),
+            ValueError,
+            "bracket: expected .low, high. with low < high",
+        ),
     ],
 )
 def test_bad_input_raises_a_clear_error(call, error, match):
@@ -354,7 +406,7 @@ def test_phase_diagram_returns_the_figure_and_the_chi1_grid():
 
 
 def test_phase_diagram_rejects_a_bad_grid():
-    with pytest.raises(ValueError, match="phase_diagram: sigma_w2: expected a strictly .* > 0"):
+    with pytest.raises(ValueError, match=r"phase_diagram: sigma_w2: expected a strictly .* > 0"):
         phase_diagram(["tanh"], sigma_w2=[0.0, 1.0], sigma_b2=[0.0, 0.1])
     with pytest.raises(ValueError, match="phase_diagram: sigma_b2: expected a strictly increasing"):
         phase_diagram(["tanh"], sigma_w2=[0.5, 1.0], sigma_b2=[0.1, 0.0])

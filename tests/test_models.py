@@ -126,9 +126,15 @@ def test_custom_initializer_is_used_as_given():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"init": "xavier"}, "init: expected one of 'he', 'glorot', 'lecun', 'orthogonal' or an initializer"),
+        (
+            {"init": "xavier"},
+            "init: expected one of 'he', 'glorot', 'lecun', 'orthogonal' or an initializer",
+        ),
         ({"init": "glorot", "sigma_w2": 2.0}, "sigma_w2: expected None with init='glorot'"),
-        ({"init": jax.nn.initializers.zeros, "sigma_w2": 2.0}, "sigma_w2: expected None with a custom initializer"),
+        (
+            {"init": jax.nn.initializers.zeros, "sigma_w2": 2.0},
+            "sigma_w2: expected None with a custom initializer",
+        ),
         ({"sigma_w2": 0.0}, "sigma_w2: expected a finite number > 0, received 0.0"),
         ({"sigma_w2": float("inf")}, "sigma_w2: expected a finite number > 0, received inf"),
         ({"sigma_b2": -1.0}, "sigma_b2: expected a finite number >= 0, received -1.0"),
@@ -157,19 +163,23 @@ def test_bad_shapes_raise_value_error(args, message):
 
 
 def test_a_width_that_is_not_an_int_raises_type_error():
-    with pytest.raises(TypeError, match="MLP: out_features: expected an int >= 1, received 1.5"):
+    with pytest.raises(TypeError, match=r"MLP: out_features: expected an int >= 1, received 1.5"):
         MLP(3, [4], 1.5, rngs=nnx.Rngs(0))
 
 
 def test_wrong_argument_types_raise_type_error():
     with pytest.raises(TypeError, match=r"MLP: rngs: expected an nnx\.Rngs, received int"):
         MLP(3, [8, 8], 2, rngs=0)
-    with pytest.raises(TypeError, match="MLP: activation: expected a registry name, .*, received 3"):
+    with pytest.raises(
+        TypeError, match=r"MLP: activation: expected a registry name, .*, received 3"
+    ):
         MLP(3, [8, 8], 2, activation=3, rngs=nnx.Rngs(0))
 
 
 def test_input_with_wrong_feature_count_raises_value_error():
-    with pytest.raises(ValueError, match=r"MLP: x: expected shape \(\.\.\., 3\), received shape \(16, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"MLP: x: expected shape \(\.\.\., 3\), received shape \(16, 2\)"
+    ):
         MLP(3, [8, 8], 2, rngs=nnx.Rngs(0))(jnp.ones((16, 2)))
 
 
@@ -260,7 +270,10 @@ def test_collapse_linear_matches_the_two_layer_formula():
 @pytest.mark.parametrize("activation", ["relu", jnp.tanh, lambda x: x, PReLU])
 def test_collapse_linear_rejects_networks_not_built_with_the_identity(activation):
     model = MLP(3, [8, 8], 2, activation=activation, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match="collapse_linear: model: expected a network built with activation=.identity."):
+    with pytest.raises(
+        ValueError,
+        match=r"collapse_linear: model: expected a network built with activation=.identity.",
+    ):
         collapse_linear(model)
 
 
@@ -288,7 +301,9 @@ def test_prelu_per_unit_slope_acts_on_the_last_axis():
     act.slope[...] = jnp.array([0.1, 0.2, 0.3])
     x = -jnp.ones((2, 5, 3))
     np.testing.assert_allclose(act(x), -jnp.broadcast_to(jnp.array([0.1, 0.2, 0.3]), (2, 5, 3)))
-    with pytest.raises(ValueError, match=r"PReLU: x: expected a last axis of size 3 .*, received shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"PReLU: x: expected a last axis of size 3 .*, received shape \(2, 4\)"
+    ):
         act(jnp.ones((2, 4)))
 
 
@@ -313,7 +328,9 @@ def test_swish_interpolates_between_linear_and_silu():
 
 @pytest.mark.parametrize("cls", [PReLU, LearnableELU, Swish])
 def test_learnable_activations_reject_bad_arguments(cls):
-    with pytest.raises(TypeError, match=r"num_features \(with per_unit=True\): expected an int >= 1, received None"):
+    with pytest.raises(
+        TypeError, match=r"num_features \(with per_unit=True\): expected an int >= 1, received None"
+    ):
         cls(per_unit=True)
     with pytest.raises(ValueError, match="init: expected a finite number, received nan"):
         cls(init=float("nan"))

@@ -84,12 +84,16 @@ def test_bounds_are_python_integers_even_when_huge():
 
 
 def test_montufar_lower_names_the_width_below_n0():
-    with pytest.raises(ValueError, match=r"montufar_lower: widths\[1\]: expected a width >= n0 = 2, received 1"):
+    with pytest.raises(
+        ValueError, match=r"montufar_lower: widths\[1\]: expected a width >= n0 = 2, received 1"
+    ):
         bounds.montufar_lower(2, [3, 1])
 
 
 def test_serra_lower_names_the_width_below_three_n0():
-    with pytest.raises(ValueError, match=r"serra_lower: widths\[0\]: expected a width >= 3 \* n0 = 6, received 5"):
+    with pytest.raises(
+        ValueError, match=r"serra_lower: widths\[0\]: expected a width >= 3 \* n0 = 6, received 5"
+    ):
         bounds.serra_lower(2, [5, 6])
 
 

@@ -70,8 +70,10 @@ def test_breakpoints_outside_the_unit_interval_include_its_ends():
     part = regions.partition_line(regions.tent_map(2), [-1.0], [2.0])
     np.testing.assert_allclose(part.points(part.breakpoints)[:, 0], [0.0, 0.25, 0.5, 0.75, 1.0],
                                atol=1e-12)  # fmt: skip
-    assert part.count == len(part.breakpoints) + 1 == regions.count_line(
-        regions.tent_map(2), [-1.0], [2.0]
+    assert (
+        part.count
+        == len(part.breakpoints) + 1
+        == regions.count_line(regions.tent_map(2), [-1.0], [2.0])
     )
 
 

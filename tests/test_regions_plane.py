@@ -221,7 +221,10 @@ def test_a_slice_of_a_higher_dimensional_input_equals_the_folded_network():
         ({"basis": [[1.0, 0.0], [2.0, 0.0]]}, "degenerate basis"),
         ({"basis": [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]}, r"basis: expected shape \(2, 2\)"),
         ({"origin": [0.0, 0.0, 0.0]}, r"origin: expected shape \(2,\)"),
-        ({"activation": "gelu"}, "activation: expected a piecewise-linear activation .*, received gelu()"),
+        (
+            {"activation": "gelu"},
+            "activation: expected a piecewise-linear activation .*, received gelu()",
+        ),
         ({"activation": "nope"}, "expected one of"),
     ],
 )

@@ -92,7 +92,10 @@ def test_uniform_points_lie_in_the_box_and_depend_only_on_the_key():
         ),
         (lambda: regions.grid_points(((0, 1), (2, 2)), 4), "lo < hi"),
         (lambda: regions.grid_points(((0, 1),), 0), "resolution"),
-        (lambda: regions.uniform_points(jax.random.key(0), ((0, 1),), 0), "n: expected an int >= 1, received 0"),
+        (
+            lambda: regions.uniform_points(jax.random.key(0), ((0, 1),), 0),
+            "n: expected an int >= 1, received 0",
+        ),
     ],
 )
 def test_bad_input_raises_value_error_with_expected_and_received(call, message):

@@ -137,9 +137,11 @@ def test_get_rows_and_load_index_the_grid(tmp_path, capsys):
     csv = results.write_rows(tmp_path / "rows.csv").read_text().splitlines()
     assert csv[0] == "depth,seed,output,index,value" and csv[-1] == "2,2,value,1,2"
     _assert_same(load(tmp_path).get(depth=2), results.get(depth=2))
-    with pytest.raises(ValueError, match="missing: \\['depth'\\]"):
+    with pytest.raises(ValueError, match="received unknown \\[\\] and missing \\['depth'\\]"):
         results.get(seed=1)
-    with pytest.raises(ValueError, match="depth=7 is not on the grid"):
+    with pytest.raises(
+        ValueError, match=r"Results.get: depth: expected one of \(1, 2\), received 7"
+    ):
         results.get(depth=7)
 
     pairs = run(lambda s, b: Pair(b["seed"], b["seed"] + 1), Grid(seed=(4, 5)), tmp_path / "p",
@@ -159,19 +161,51 @@ def _returns(value):
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
-        (lambda p: run(signal, Grid(seed=()), p), ValueError, "axis 'seed' is empty"),
+        (
+            lambda p: run(signal, Grid(seed=()), p),
+            ValueError,
+            "Grid: seed: expected at least one value, received none",
+        ),
         (lambda p: run(signal, Grid(seed=range(2)), p, batched=("sed",)), ValueError, "'sed'"),
-        (lambda p: run(signal, Grid(seed=("a", "b")), p), ValueError, "must hold numbers"),
+        (
+            lambda p: run(signal, Grid(seed=("a", "b")), p),
+            ValueError,
+            "run: batched: expected axes of numbers",
+        ),
         (lambda p: run(signal, Grid(seed=[[1, 2]]), p), TypeError, "str, int, float or bool"),
-        (lambda p: run(signal, Grid(seed=(1, 1)), p), ValueError, "repeats a value"),
+        (
+            lambda p: run(signal, Grid(seed=(1, 1)), p),
+            ValueError,
+            r"Grid: seed: expected distinct values, received \(1, 1\)",
+        ),
         (lambda p: run(signal, Grid(seed=(1,)), p, meta={"f": signal}), TypeError, "meta"),
-        (lambda p: run(_returns("x"), Grid(seed=(1,)), p), ValueError, "got str"),
+        (
+            lambda p: run(_returns("x"), Grid(seed=(1,)), p),
+            ValueError,
+            "fn's output: expected an array .*, received str",
+        ),
         (lambda p: run(_returns({"a": None}), Grid(seed=(1,)), p), ValueError, "at 'a'"),
-        (lambda p: run(_returns([jnp.ones(2)]), Grid(seed=(1,)), p), ValueError, "got list"),
-        (lambda p: run(_returns({}), Grid(seed=(1,)), p), ValueError, "empty mapping"),
-        (lambda p: load(p), ValueError, "holds no sweep"),
-        (lambda p: run(signal, Grid(seed=(1,)), p, chunk=0), ValueError, "chunk must be"),
-        (lambda p: run(signal, Grid(seed=(1,)), p, devices=[]), ValueError, "devices must be"),
+        (
+            lambda p: run(_returns([jnp.ones(2)]), Grid(seed=(1,)), p),
+            ValueError,
+            "fn's output: expected an array .*, received list",
+        ),
+        (
+            lambda p: run(_returns({}), Grid(seed=(1,)), p),
+            ValueError,
+            "expected at least one array, received an empty mapping",
+        ),
+        (lambda p: load(p), ValueError, "load: out_dir: expected a folder holding a sweep"),
+        (
+            lambda p: run(signal, Grid(seed=(1,)), p, chunk=0),
+            ValueError,
+            "run: chunk: expected an int >= 1 or None, received 0",
+        ),
+        (
+            lambda p: run(signal, Grid(seed=(1,)), p, devices=[]),
+            ValueError,
+            "run: devices: expected a non-empty list",
+        ),
     ],
 )
 def test_bad_input_raises_a_clear_error(tmp_path, make, error, match):

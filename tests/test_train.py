@@ -15,8 +15,8 @@ import pytest
 from flax import nnx
 
 from actlab import data, train
-from actlab.train import _loop
 from actlab.models import MLP, PReLU
+from actlab.train import _loop
 
 BCE = "sigmoid_binary_cross_entropy"
 ADAM = optax.adam(0.05)
@@ -214,7 +214,9 @@ def test_minibatches_with_batch_norm_dropout_and_prelu_train_and_shuffle_by_key(
     other = _fit_blobs(nnx.clone(template), key=2)
     np.testing.assert_array_equal(history.loss, same.loss)
     assert not np.allclose(history.loss, other.loss)
-    with pytest.raises(ValueError, match=r"fit: key: expected a key .*\(pass key=...\), received None"):
+    with pytest.raises(
+        ValueError, match=r"fit: key: expected a key .*\(pass key=...\), received None"
+    ):
         _fit_blobs(template, key=None)
 
 
@@ -266,7 +268,9 @@ def test_ensemble_save_and_load_round_trip(ensemble, tmp_path):
     np.testing.assert_array_equal(
         jax.random.key_data(loaded.keys), jax.random.key_data(ensemble.keys)
     )
-    with pytest.raises(ValueError, match="load: like: expected an ensemble of the saved grid shape"):
+    with pytest.raises(
+        ValueError, match="load: like: expected an ensemble of the saved grid shape"
+    ):
         train.load(tmp_path / "ens", train.init_ensemble(small_mlp, seeds=2, init_scales=[1, 2]))
 
 
@@ -337,17 +341,41 @@ def test_history_json_round_trip_writes_nan_as_null_and_infinity_as_a_string(tmp
     ("kwargs", "error", "message"),
     [
         ({"optimizer": optax.adam}, TypeError, "optax.GradientTransformation"),
-        ({"loss": "hinge"}, ValueError, "loss: expected one of 'softmax_cross_entropy', .*, received 'hinge'"),
+        (
+            {"loss": "hinge"},
+            ValueError,
+            "loss: expected one of 'softmax_cross_entropy', .*, received 'hinge'",
+        ),
         ({"loss": 3}, TypeError, "loss: expected one of .* or a callable, received int"),
         ({"steps": 0}, ValueError, "fit: steps: expected an int >= 1, received 0"),
-        ({"batch_size": 65}, ValueError, "fit: batch_size: expected at most the 64 examples, received 65"),
+        (
+            {"batch_size": 65},
+            ValueError,
+            "fit: batch_size: expected at most the 64 examples, received 65",
+        ),
         ({"batch_size": 0}, ValueError, "fit: batch_size: expected an int >= 1, received 0"),
-        ({"clip_norm": 0.0}, ValueError, "fit: clip_norm: expected a finite number > 0, received 0.0"),
+        (
+            {"clip_norm": 0.0},
+            ValueError,
+            "fit: clip_norm: expected a finite number > 0, received 0.0",
+        ),
         ({"record_every": 0}, ValueError, "fit: record_every: expected an int >= 1, received 0"),
-        ({"layer_steps": [STEPS]}, ValueError, r"fit: layer_steps: expected .* in \[0, 100\), received \[100\]"),
+        (
+            {"layer_steps": [STEPS]},
+            ValueError,
+            r"fit: layer_steps: expected .* in \[0, 100\), received \[100\]",
+        ),
         ({"chunk_steps": -1}, ValueError, "fit: chunk_steps: expected an int >= 1, received -1"),
-        ({"on_nonfinite": "ignore"}, ValueError, "fit: on_nonfinite: expected one of 'raise', 'continue', received 'ignore'"),
-        ({"batch_size": 16, "key": "k"}, ValueError, "fit: key: expected an int >= 0 or a single jax.random key, received 'k'"),
+        (
+            {"on_nonfinite": "ignore"},
+            ValueError,
+            "fit: on_nonfinite: expected one of 'raise', 'continue', received 'ignore'",
+        ),
+        (
+            {"batch_size": 16, "key": "k"},
+            ValueError,
+            "fit: key: expected an int >= 0 or a single jax.random key, received 'k'",
+        ),
     ],
 )
 def test_bad_training_options_raise_naming_the_option(kwargs, error, message):
@@ -357,15 +385,23 @@ def test_bad_training_options_raise_naming_the_option(kwargs, error, message):
 
 def test_bad_data_raise_naming_the_problem():
     model = small_mlp(nnx.Rngs(0))
-    with pytest.raises(ValueError, match=r"fit: x and y: expected the same positive number of examples along axis 0, received x of shape \(64, 2\) and y of shape \(10,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"fit: x and y: expected the same positive number of examples along axis 0, received x of shape \(64, 2\) and y of shape \(10,\)",
+    ):
         train.fit(model, QUAD.x, QUAD.y[:10], optimizer=ADAM, loss=BCE, steps=1)
-    with pytest.raises(TypeError, match="fit: x: expected a floating-point array, received dtype int32"):
+    with pytest.raises(
+        TypeError, match="fit: x: expected a floating-point array, received dtype int32"
+    ):
         train.fit(model, QUAD.y[:, None], QUAD.y, optimizer=ADAM, loss=BCE, steps=1)
     with pytest.raises(TypeError, match="fit: y: expected integer class labels"):
         train.fit(model, QUAD.x, QUAD.y * 1.0, optimizer=ADAM, loss="softmax_cross_entropy",
                   steps=1)  # fmt: skip
     two_outputs = MLP(2, [8], 2, rngs=nnx.Rngs(0))
-    with pytest.raises(ValueError, match=r"logits \(batch, 1\) or \(batch,\) and 0/1 labels \(batch,\), received logits \(64, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"logits \(batch, 1\) or \(batch,\) and 0/1 labels \(batch,\), received logits \(64, 2\)",
+    ):
         train.fit(two_outputs, QUAD.x, QUAD.y, optimizer=ADAM, loss=BCE, steps=1)
     with pytest.raises(TypeError, match=r"fit: model: expected an nnx\.Module, received function"):
         train.fit(lambda x: x, QUAD.x, QUAD.y, optimizer=ADAM, loss=BCE, steps=1)

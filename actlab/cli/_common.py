@@ -22,9 +22,11 @@ def writable_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise typer.BadParameter(f"cannot create output folder {path}: {err.strerror}") from None
+        raise typer.BadParameter(
+            f"expected an output folder that can be created, received {path}: {err.strerror}"
+        ) from None
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
-        raise typer.BadParameter(f"output folder {path} is not writable")
+        raise typer.BadParameter(f"expected a writable output folder, received {path}")
     return path
 
 
@@ -43,7 +45,7 @@ def parse_numbers(text: str, option: str, kind: type) -> list:
     except ValueError:
         what = "integers" if kind is int else "numbers"
         raise typer.BadParameter(
-            f"expected comma-separated {what}, got {text!r}", param_hint=option
+            f"expected comma-separated {what}, received {text!r}", param_hint=option
         ) from None
 
 
@@ -53,16 +55,18 @@ def architecture(
     """Hidden widths from ``--widths 16,16,16`` or ``--width W --depth L`` (default width 16)."""
     if widths is not None:
         if width is not None or depth is not None:
-            raise typer.BadParameter("give either --widths or --width/--depth, not both")
+            raise typer.BadParameter("expected either --widths or --width/--depth, received both")
         sizes = parse_numbers(widths, "--widths", int)
         if min(sizes) < 1:
             raise typer.BadParameter(
-                f"expected positive widths, got {widths}", param_hint="--widths"
+                f"expected positive widths, received {widths}", param_hint="--widths"
             )
         return sizes
     for option, value in (("--width", width), ("--depth", depth)):
         if value is not None and value < 1:
-            raise typer.BadParameter(f"expected a positive integer, got {value}", param_hint=option)
+            raise typer.BadParameter(
+                f"expected a positive integer, received {value}", param_hint=option
+            )
     return [16 if width is None else width] * (default_depth if depth is None else depth)
 
 
@@ -74,12 +78,12 @@ def registry_activation(name: str, params: Sequence[str] | None, *, piecewise_li
         spec = A.spec(name)
     if not spec.elementwise:
         raise typer.BadParameter(
-            f"expected an elementwise activation, got {name!r}", param_hint="--activation"
+            f"expected an elementwise activation, received {name!r}", param_hint="--activation"
         )
     if piecewise_linear and not spec.piecewise_linear:
         valid = ", ".join(n for n in A.names() if A.spec(n).piecewise_linear)
         raise typer.BadParameter(
-            f"region counting needs a piecewise-linear activation ({valid}); got {name!r}",
+            f"expected a piecewise-linear activation for region counting ({valid}), received {name!r}",
             param_hint="--activation",
         )
     bound = {}
@@ -90,7 +94,9 @@ def registry_activation(name: str, params: Sequence[str] | None, *, piecewise_li
         except ValueError:
             sep = ""
         if not sep:
-            raise typer.BadParameter(f"expected NAME=NUMBER, got {item!r}", param_hint="--param")
+            raise typer.BadParameter(
+                f"expected NAME=NUMBER, received {item!r}", param_hint="--param"
+            )
     with user_errors("--param"):
         return A.get(name, **bound), bound
 
@@ -100,7 +106,7 @@ def check_init(init: str) -> str:
 
     if init not in INIT_SCHEMES:
         raise typer.BadParameter(
-            f"expected one of {INIT_SCHEMES}, got {init!r}", param_hint="--init"
+            f"expected one of {INIT_SCHEMES}, received {init!r}", param_hint="--init"
         )
     return init
 

@@ -79,11 +79,11 @@ def _region_setup(
     if radius is not None:
         if not radius > 0:
             raise typer.BadParameter(
-                f"expected a positive radius, got {radius}", param_hint="--radius"
+                f"expected a positive radius, received {radius}", param_hint="--radius"
             )
         if inputs < 2:
             raise typer.BadParameter(
-                f"a plane needs at least 2 inputs, got {inputs}", param_hint="--inputs"
+                f"expected at least 2 inputs for a plane, received {inputs}", param_hint="--inputs"
             )
     writable_dir(out.parent)
     model = random_mlp(
@@ -118,7 +118,7 @@ def _segment(text: str | None, default: float, inputs: int, option: str) -> list
     point = parse_numbers(text, option, float)
     if len(point) != inputs:
         raise typer.BadParameter(
-            f"expected {inputs} coordinates (--inputs), got {len(point)}", param_hint=option
+            f"expected {inputs} coordinates (--inputs), received {len(point)}", param_hint=option
         )
     return point
 

@@ -65,7 +65,7 @@ def get(name: str) -> Callable[..., dict[str, Any]]:
     """The ``run`` function of experiment ``name``; ``ValueError`` listing the names if unknown."""
     table = _table()
     if name not in table:
-        raise ValueError(f"unknown experiment {name!r}; available: {', '.join(table)}")
+        raise ValueError(f"experiment: expected one of {', '.join(table)}, received {name!r}")
     return table[name]
 
 

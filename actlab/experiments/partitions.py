@@ -89,13 +89,17 @@ class Config:
         """``ValueError`` naming the first setting out of range."""
         if not self.depths or any(not isinstance(d, int) or d < 1 for d in self.depths):
             raise ValueError(
-                f"depths: expected a non-empty tuple of ints >= 1, got {self.depths!r}"
+                f"Config: depths: expected a non-empty tuple of ints >= 1, received {self.depths!r}"
             )
         for name in ("width", "seeds", "n", "steps"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"Config: {name}: expected an int >= 1, received {getattr(self, name)!r}"
+                )
         if not 0 < self.leaky_slope < 1:
-            raise ValueError(f"leaky_slope: expected a slope in (0, 1), got {self.leaky_slope!r}")
+            raise ValueError(
+                f"Config: leaky_slope: expected a slope in (0, 1), received {self.leaky_slope!r}"
+            )
 
 
 def _activation(name: str, cfg: Config) -> A.Activation:

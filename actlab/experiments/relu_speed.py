@@ -107,14 +107,18 @@ class Config:
 
     def check(self) -> None:
         if BASELINE not in self.names:
-            raise ValueError(f"names must include {BASELINE!r}, got {self.names}")
+            raise ValueError(
+                f"Config: names: expected names including {BASELINE!r}, received {self.names}"
+            )
         unknown = sorted(set(self.names) - set(A.names()))
         if unknown:
-            raise ValueError(f"unknown activations {unknown}; available: {', '.join(A.names())}")
+            raise ValueError(
+                f"Config: names: expected names among {', '.join(A.names())}, received {unknown}"
+            )
         if self.memory_mib <= 0 or self.target_ms <= 0 or self.within <= 0:
             raise ValueError(
-                f"memory_mib, target_ms and within must be > 0, got {self.memory_mib}, "
-                f"{self.target_ms}, {self.within}"
+                f"Config: memory_mib, target_ms and within: expected numbers > 0, received "
+                f"{self.memory_mib}, {self.target_ms}, {self.within}"
             )
         self.settings()  # validates elements, passes
 

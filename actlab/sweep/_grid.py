@@ -21,8 +21,8 @@ def _plain_value(axis: str, value: Any) -> Value:
     if isinstance(value, str | bool | int | float):
         return value
     raise TypeError(
-        f"Grid axis {axis!r}: values must be str, int, float or bool (they name files and "
-        f"are stored as JSON), got {value!r} of type {type(value).__name__}"
+        f"Grid: {axis}: expected values that are str, int, float or bool (they name files and "
+        f"are stored as JSON), received {value!r} of type {type(value).__name__}"
     )
 
 
@@ -44,21 +44,19 @@ class Grid:
 
     def __init__(self, **axes: Iterable[Value]):
         if not axes:
-            raise ValueError("Grid needs at least one axis, e.g. Grid(seed=range(8)); got none")
+            raise ValueError(
+                "Grid: axes: expected at least one axis, e.g. Grid(seed=range(8)), received none"
+            )
         self.axes: dict[str, tuple[Value, ...]] = {}
         for name, values in axes.items():
             if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-                raise TypeError(
-                    f"Grid axis {name!r}: expected a sequence of values, got {values!r}"
-                )
+                raise TypeError(f"Grid: {name}: expected a sequence of values, received {values!r}")
             values = tuple(_plain_value(name, v) for v in values)
             if not values:
-                raise ValueError(
-                    f"Grid axis {name!r} is empty; every axis needs at least one value"
-                )
+                raise ValueError(f"Grid: {name}: expected at least one value, received none")
             keys = [json.dumps(v) for v in values]
             if len(set(keys)) != len(keys):
-                raise ValueError(f"Grid axis {name!r} repeats a value: {values}")
+                raise ValueError(f"Grid: {name}: expected distinct values, received {values}")
             self.axes[name] = values
 
     @property
@@ -91,19 +89,19 @@ class Grid:
 def split_axes(grid: Grid, batched: str | Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Validate ``batched`` against ``grid``; return (static names, batched names) in grid order."""
     if not isinstance(grid, Grid):
-        raise TypeError(f"grid must be an actlab.sweep.Grid, got {type(grid).__name__}")
+        raise TypeError(f"run: grid: expected an actlab.sweep.Grid, received {type(grid).__name__}")
     batched = (batched,) if isinstance(batched, str) else tuple(batched)
     unknown = [n for n in batched if n not in grid.axes]
     if unknown:
         raise ValueError(
-            f"batched names axes {unknown} that the grid lacks; grid axes: {grid.names}"
+            f"run: batched: expected axes of the grid {grid.names}, received {unknown}"
         )
     for name in batched:
         bad = [v for v in grid.axes[name] if not isinstance(v, numbers.Number)]
         if bad:
             raise ValueError(
-                f"batched axis {name!r} must hold numbers (they become arrays), got {bad}; "
-                f"make it a static axis instead"
+                f"run: batched: expected axes of numbers (they become arrays; make {name!r} a "
+                f"static axis instead), received {name!r} holding {bad}"
             )
     static = tuple(n for n in grid.names if n not in batched)
     return static, tuple(n for n in grid.names if n in batched)

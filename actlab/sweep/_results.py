@@ -71,16 +71,20 @@ class Results:
         missing = [n for n in self.static if n not in where]
         if unknown or missing:
             raise ValueError(
-                f"get needs every static axis {self.static} and optionally batched axes "
-                f"{self.batched}; unknown: {unknown}, missing: {missing}"
+                f"Results.get: axes: expected every static axis {self.static} and optionally "
+                f"batched axes {self.batched}, received unknown {unknown} and missing {missing}"
             )
         for name, value in where.items():
             if value not in self.grid.axes[name]:
-                raise ValueError(f"{name}={value!r} is not on the grid: {self.grid.axes[name]}")
+                raise ValueError(
+                    f"Results.get: {name}: expected one of {self.grid.axes[name]}, received {value!r}"
+                )
         where = {n: self.grid.axes[n][self.grid.axes[n].index(v)] for n, v in where.items()}
         key = config_key({n: where[n] for n in self.static})
         if key not in self._groups:
-            raise KeyError(f"group {key} has no results (the sweep did not finish it)")
+            raise KeyError(
+                f"Results.get: group {key}: expected results, received none (the sweep did not finish it)"
+            )
         outputs, structure = self._groups[key]
         index = tuple(
             self.grid.axes[n].index(where[n]) if n in where else slice(None) for n in self.batched
@@ -102,7 +106,10 @@ class Results:
         """
         clash = [c for c in ROW_COLUMNS if c in self.grid.axes]
         if clash:
-            raise ValueError(f"axis names {clash} clash with the row columns {ROW_COLUMNS}")
+            raise ValueError(
+                f"Results.rows: axis names: expected names other than the row columns "
+                f"{ROW_COLUMNS}, received {clash}"
+            )
         rows = []
         for config in self.grid.configs(self.static):
             if config_key(config) not in self._groups:
@@ -128,7 +135,9 @@ class Results:
         if path.suffix == ".json":
             return write_json(path, self.rows())
         if path.suffix != ".csv":
-            raise ValueError(f"path must end in .csv or .json, got {str(path)!r}")
+            raise ValueError(
+                f"Results.write_rows: path: expected a name ending in .csv or .json, received {str(path)!r}"
+            )
         rows = self.rows()
         columns = [*self.grid.names, *ROW_COLUMNS]
         with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:

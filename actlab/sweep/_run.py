@@ -28,22 +28,24 @@ def _flatten(out: Any, path: str = "") -> dict[str, Any]:
         out = out._asdict()
     if isinstance(out, Mapping):
         if not out:
-            raise ValueError(f"{where} is an empty mapping; return at least one array")
+            raise ValueError(f"{where}: expected at least one array, received an empty mapping")
         flat = {}
         for name, value in out.items():
             if not isinstance(name, str) or not name or "/" in name:
                 raise ValueError(
-                    f"{where} has key {name!r}; keys must be non-empty str without '/'"
+                    f"{where}: expected keys that are non-empty str without '/', received {name!r}"
                 )
             flat.update(_flatten(value, f"{path}/{name}" if path else name))
         return flat
     if isinstance(out, jax.Array | np.ndarray | np.generic | int | float):
         if jax.dtypes.issubdtype(getattr(out, "dtype", np.float32), jax.dtypes.prng_key):
-            raise ValueError(f"{where} is a PRNG key array; return jax.random.key_data(key)")
+            raise ValueError(
+                f"{where}: expected arrays (return jax.random.key_data(key)), received a PRNG key array"
+            )
         return {path: out}
     raise ValueError(
-        f"{where} must be an array or a (nested) dict or NamedTuple of arrays, "
-        f"got {type(out).__name__}: {out!r:.80}"
+        f"{where}: expected an array or a (nested) dict or NamedTuple of arrays, "
+        f"received {type(out).__name__}: {out!r:.80}"
     )
 
 
@@ -188,13 +190,15 @@ def run(
         json.dumps(meta)
     except TypeError as e:
         raise TypeError(
-            f"meta must be JSON-serialisable (str, numbers, lists, dicts): {e}"
+            f"run: meta: expected JSON-serialisable values (str, numbers, lists, dicts), received {e}"
         ) from None
     devices = list(jax.devices() if devices is None else devices)
     if not devices or len(set(devices)) != len(devices):
-        raise ValueError(f"devices must be a non-empty list of distinct devices, got {devices}")
+        raise ValueError(
+            f"run: devices: expected a non-empty list of distinct devices, received {devices}"
+        )
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
-        raise ValueError(f"chunk must be a positive int or None, got {chunk!r}")
+        raise ValueError(f"run: chunk: expected an int >= 1 or None, received {chunk!r}")
     mesh = Mesh(np.array(devices), ("cells",))
     batch = batch_arrays(grid, batch_names)
     batch_shape = tuple(len(grid.axes[n]) for n in batch_names)
@@ -253,7 +257,8 @@ def load(out_dir: str | os.PathLike) -> Results:
             groups[config_key(config)] = (hit[0], hit[1]["structure"])
     if missing:
         raise ValueError(
-            f"sweep in {str(out_dir)!r} is incomplete: {len(missing)} of "
-            f"{len(missing) + len(groups)} groups missing (first: {missing[0]}); rerun it"
+            f"load: out_dir: expected a finished sweep, received {str(out_dir)!r} with "
+            f"{len(missing)} of {len(missing) + len(groups)} groups missing (first: {missing[0]}); "
+            "rerun it"
         )
     return Results(grid, static_names, batch_names, groups, loaded=list(grid.configs(static_names)))

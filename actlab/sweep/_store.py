@@ -88,8 +88,12 @@ def read_index(out_dir: Path) -> dict[str, Any]:
     """Read ``index.json``; ValueError if ``out_dir`` holds no sweep."""
     path = out_dir / INDEX
     if not path.exists():
-        raise ValueError(f"out_dir {str(out_dir)!r} holds no sweep (no {INDEX})")
+        raise ValueError(
+            f"load: out_dir: expected a folder holding a sweep ({INDEX}), received {str(out_dir)!r}"
+        )
     index = read_json(path)
     if index.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {index.get('format')!r}, expected {FORMAT}")
+        raise ValueError(
+            f"load: {path}: expected format {FORMAT}, received {index.get('format')!r}"
+        )
     return index

@@ -78,11 +78,11 @@ class Config:
 def check_config(cfg: Config) -> None:
     if cfg.baseline_lr not in cfg.learning_rates:
         raise ValueError(
-            f"Config.baseline_lr={cfg.baseline_lr} must be one of learning_rates "
-            f"{cfg.learning_rates} (it is the zero-bias reference of the bias runs)"
+            f"Config: baseline_lr: expected one of learning_rates {cfg.learning_rates} (the "
+            f"zero-bias reference of the bias runs), received {cfg.baseline_lr}"
         )
     if not cfg.biases or any(b >= 0 for b in cfg.biases) or cfg.highlight_bias not in cfg.biases:
         raise ValueError(
-            f"Config.biases must be non-empty and < 0, with highlight_bias among them; got "
+            f"Config: biases: expected values < 0 with highlight_bias among them, received "
             f"biases={cfg.biases}, highlight_bias={cfg.highlight_bias}"
         )

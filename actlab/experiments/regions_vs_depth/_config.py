@@ -72,16 +72,24 @@ class Config:
         for name in ("widths", "depths"):
             values = getattr(self, name)
             if not values or any(not isinstance(v, int) or v < 1 for v in values):
-                raise ValueError(f"{name}: expected a non-empty tuple of ints >= 1, got {values!r}")
+                raise ValueError(
+                    f"Config: {name}: expected a non-empty tuple of ints >= 1, received {values!r}"
+                )
         for name, among in (("train_widths", self.widths), ("train_depths", self.depths)):
             if not set(getattr(self, name)) <= set(among):
                 raise ValueError(
-                    f"{name}: expected a subset of {among}, got {getattr(self, name)!r}"
+                    f"Config: {name}: expected a subset of {among}, received {getattr(self, name)!r}"
                 )
         for name in ("seeds", "n", "steps_2d", "steps_digits", "segments", "slices"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"Config: {name}: expected an int >= 1, received {getattr(self, name)!r}"
+                )
         if not isinstance(self.resolution, int) or self.resolution < 2:
-            raise ValueError(f"resolution: expected an int >= 2, got {self.resolution!r}")
+            raise ValueError(
+                f"Config: resolution: expected an int >= 2, received {self.resolution!r}"
+            )
         if not self.sigma_b2 > 0:
-            raise ValueError(f"sigma_b2: expected a bias variance > 0, got {self.sigma_b2!r}")
+            raise ValueError(
+                f"Config: sigma_b2: expected a bias variance > 0, received {self.sigma_b2!r}"
+            )

@@ -86,19 +86,22 @@ class Config:
     def __post_init__(self) -> None:
         if len(self.sigma_w2) != len(self.activations) or not self.activations:
             raise ValueError(
-                f"Config: need one sigma_w2 per activation, got {len(self.activations)} "
-                f"activations and {len(self.sigma_w2)} sigma_w2"
+                f"Config: sigma_w2: expected one per activation, received {len(self.sigma_w2)} "
+                f"for {len(self.activations)} activations"
             )
         depths = list(self.depths)
         if not depths or depths != sorted(set(depths)) or depths[0] < 1 or depths[-1] < 2:
             raise ValueError(
-                f"Config: depths must increase from >= 1 to >= 2 (the per-layer rate needs two "
-                f"layers), got {self.depths}"
+                f"Config: depths: expected depths increasing from >= 1 to >= 2 (the per-layer "
+                f"rate needs two layers), received {self.depths}"
             )
         if not set(self.shown_depths) <= set(self.depths):
             raise ValueError(
-                f"Config: shown_depths {self.shown_depths} must be among depths {self.depths}"
+                f"Config: shown_depths: expected depths among {self.depths}, received "
+                f"{self.shown_depths}"
             )
         for name in ("seeds", "width", "batch", "chunk"):
             if getattr(self, name) < 1:
-                raise ValueError(f"Config: {name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(
+                    f"Config: {name}: expected an int >= 1, received {getattr(self, name)}"
+                )

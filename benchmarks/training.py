@@ -33,6 +33,7 @@ from flax import nnx
 
 from actlab import activations as A
 from actlab import data, train
+from actlab.train import _loop  # the compiled chunk, timed on its own
 from actlab.models import MLP, hidden_layers, output_layer
 
 try:
@@ -197,7 +198,7 @@ def bench_overhead(args: argparse.Namespace, setup: Setup, tx: Any) -> dict:
     key, first, total = jax.random.key(0), jnp.int32(0), jnp.int32(chunk)
 
     def nnx_chunk() -> None:
-        jax.block_until_ready(train._run_chunk_single(nnx_carry, key, xj, yj, first, total, inf,
+        jax.block_until_ready(_loop._run_chunk_single(nnx_carry, key, xj, yj, first, total, inf,
                                                       **static))  # fmt: skip
 
     def fun_chunk() -> None:

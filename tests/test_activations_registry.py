@@ -119,3 +119,46 @@ def test_activation_with_array_parameters_compares_by_identity():
     slope = jnp.array([0.1, 0.2])
     a, b = A.get("prelu", slope=slope), A.get("prelu", slope=slope)
     assert a == a and a != b
+
+
+# ----------------------------------------------------------------------------- one rule for arguments
+def test_describe_finds_the_registry_entry_behind_every_kind_of_argument():
+    assert A.describe("relu6") == A.get("relu6")
+    leaky = A.get("leaky_relu", negative_slope=0.2)
+    assert A.describe(leaky) is leaky
+    assert A.describe(A.tanh) == A.get("tanh")  # the registry function itself
+    assert A.describe(jnp.tanh) is None and A.describe(lambda x: x) is None
+    with pytest.raises(ValueError, match="activation: expected one of .*, received 'swishy'"):
+        A.describe("swishy")
+
+
+def test_describe_reads_a_learnable_module_at_its_current_values():
+    from actlab.models import LearnableELU, PReLU
+
+    prelu = PReLU(init=0.5)
+    assert A.describe(prelu) == A.get("prelu", slope=0.5)
+    prelu.slope[...] = jnp.array(0.25)
+    assert A.describe(prelu) == A.get("prelu", slope=0.25)
+    assert A.describe(LearnableELU(init=2.0)) == A.get("elu", alpha=2.0)
+
+
+def test_resolve_gives_the_callable_to_apply_and_keeps_modules_as_they_are():
+    from actlab.models import PReLU
+
+    assert A.resolve("tanh") == A.get("tanh")
+    prelu = PReLU()
+    assert A.resolve(prelu) is prelu  # its parameter stays trainable
+    assert A.resolve(jnp.tanh) is jnp.tanh
+    with pytest.raises(ValueError, match="f: activation: expected an elementwise activation"):
+        A.resolve("softmax", where="f")
+    assert A.resolve("softmax", elementwise=False) == A.get("softmax")
+    with pytest.raises(TypeError, match="activation: expected a registry name, .*, received 3"):
+        A.resolve(3)
+
+
+def test_switch_applies_the_chosen_activation_traced_or_not():
+    x = jnp.linspace(-2.0, 2.0, 5)
+    np.testing.assert_allclose(A.switch(("relu", "tanh"), 1)(x), jnp.tanh(x), rtol=1e-6)
+    by_index = jax.jit(lambda i: A.switch(("relu", jnp.sin), i)(x))
+    np.testing.assert_allclose(by_index(jnp.int32(0)), jnp.maximum(x, 0))
+    np.testing.assert_allclose(by_index(jnp.int32(1)), jnp.sin(x), rtol=1e-6)

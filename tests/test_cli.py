@@ -255,3 +255,11 @@ def test_bench_rejects_an_unknown_name_listing_the_valid_ones():
 def test_bench_explains_a_missing_benchmarks_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(_bench, "_benchmarks_dir", lambda: tmp_path / "benchmarks")
     _usage_error(["bench", "regions"], "expected a benchmarks folder at")
+
+
+def test_gradflow_draws_the_phase_diagram_with_the_network_marked(tmp_path):
+    out = _json(["gradflow", "--activation", "tanh", "--init", "lecun", "--sigma-b2", "0.05",
+                 *GRADFLOW_SIZES, "--phase-diagram", str(tmp_path / "phases")])  # fmt: skip
+    assert out["phase_diagram"] == [str(tmp_path / "phases.png"), str(tmp_path / "phases.svg")]
+    assert (tmp_path / "phases.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out["mean_field"]["phase"] == "ordered"  # sigma_w2 = 1 below tanh's 1.76 at 0.05

@@ -11,11 +11,16 @@ from flax import nnx
 from actlab import activations as A
 from actlab.models import (
     MLP,
+    ActivationChoice,
     LearnableELU,
     PReLU,
     Swish,
     bias_init,
+    check_layers,
+    check_readout,
     collapse_linear,
+    default_sigma_w2,
+    forward,
     hidden_layers,
     kernel_init,
     output_layer,
@@ -364,3 +369,76 @@ def test_dtype_computes_in_half_precision_with_float32_parameters():
     np.testing.assert_allclose(model(X).astype(jnp.float32), reference(X), rtol=0.05, atol=0.05)
     with pytest.raises(ValueError, match="MLP: dtype: expected None or a floating dtype"):
         MLP(3, [4], 2, dtype=jnp.int32, rngs=nnx.Rngs(0))
+
+
+# ----------------------------------------------------------------------------- the forward pass
+def test_trace_keeps_every_layer_and_its_output_is_the_model_output():
+    model = MLP(3, [8, 5], 2, activation="tanh", sigma_b2=0.1, rngs=nnx.Rngs(2))
+    trace = model.trace(X)
+    assert [z.shape for z in trace.preactivations] == [(16, 8), (16, 5)]
+    np.testing.assert_array_equal(trace.output, model(X))
+    (w1, b1), (w2, b2) = hidden_layers(model)
+    np.testing.assert_allclose(trace.preactivations[0], X @ w1 + b1[None, :], rtol=1e-6)
+    np.testing.assert_allclose(trace.activations[0], jnp.tanh(trace.preactivations[0]), rtol=1e-6)
+    np.testing.assert_allclose(trace.preactivations[1], trace.activations[0] @ w2 + b2[None, :],
+                               rtol=1e-5)  # fmt: skip
+
+
+def test_forward_runs_an_mlp_and_its_layers_as_arrays_alike():
+    model = MLP(3, [8, 5], 2, activation="relu", sigma_b2=0.1, rngs=nnx.Rngs(3))
+    from_model = forward(model, X)
+    from_layers = forward(hidden_layers(model), X, activation="relu", readout=output_layer(model))
+    for a, b in zip(jax.tree.leaves(from_model), jax.tree.leaves(from_layers), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    per_layer = forward(hidden_layers(model), X, activation=["relu", "tanh"])
+    np.testing.assert_allclose(per_layer.output, jnp.tanh(per_layer.preactivations[1]), rtol=1e-6)
+
+
+def test_a_perturbation_of_the_preactivations_gives_their_gradient():
+    model = MLP(3, [8], 1, activation="tanh", rngs=nnx.Rngs(4))
+    zeros = [jnp.zeros((16, 8))]
+    grad = jax.grad(lambda e: jnp.sum(model.trace(X, perturb=e).output))(zeros)[0]
+    z = model.trace(X).preactivations[0]
+    w_out, _ = output_layer(model)
+    np.testing.assert_allclose(grad, (1 - jnp.tanh(z) ** 2) * w_out[:, 0][None, :], atol=1e-6)
+    with pytest.raises(ValueError, match=r"perturb: expected one array per hidden layer \(1\)"):
+        model.trace(X, perturb=zeros * 2)
+
+
+def test_layers_are_checked_once_for_every_consumer():
+    w, b = jnp.ones((3, 4)), jnp.zeros(4)
+    assert check_layers([(w, b)], inputs=3)[0][0].shape == (3, 4)
+    with pytest.raises(ValueError, match=r"f: layers\[1\] W: expected 4 input rows \(the width of layers\[0\]\)"):
+        check_layers([(w, b), (w, b)], where="f")
+    with pytest.raises(ValueError, match=r"layers\[0\] b: expected shape \(4,\) to match W"):
+        check_layers([(w, jnp.zeros(3))])
+    with pytest.raises(ValueError, match="layers: expected at least one hidden layer"):
+        check_layers([])
+    with pytest.raises(TypeError, match=r"layers: expected a sequence of \(W, b\) pairs"):
+        check_layers(w)
+    with pytest.raises(ValueError, match=r"readout W: expected 4 input rows"):
+        check_readout((jnp.ones((5, 1)), jnp.zeros(1)), inputs=4)
+    with pytest.raises(ValueError, match="forward: activation: expected an activation to apply"):
+        forward([(w, b)], jnp.ones((2, 3)))
+    with pytest.raises(ValueError, match="forward: activation and readout: expected None with an MLP"):
+        forward(MLP(3, [4], 1, rngs=nnx.Rngs(0)), X, activation="relu")
+
+
+def test_default_sigma_w2_is_public_for_every_gaussian_scheme():
+    assert [default_sigma_w2(s) for s in ("he", "lecun", "orthogonal")] == [2.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="default_sigma_w2: init: expected one of"):
+        default_sigma_w2("glorot")
+
+
+def test_activation_choice_picks_its_branch_by_state():
+    act = functools.partial(ActivationChoice, choices=("relu", "tanh", PReLU))
+    model = MLP(3, [4], 1, activation=act, rngs=nnx.Rngs(0))
+    x = -jnp.ones((2, 3))
+    outputs = []
+    for k in range(3):
+        model.activations[0].which[...] = jnp.int32(k)
+        outputs.append(model.trace(x).activations[0])
+    z = model.trace(x).preactivations[0]
+    np.testing.assert_allclose(outputs[0], jnp.maximum(z, 0))
+    np.testing.assert_allclose(outputs[1], jnp.tanh(z), rtol=1e-6)
+    np.testing.assert_allclose(outputs[2], jnp.where(z > 0, z, 0.25 * z), rtol=1e-6)

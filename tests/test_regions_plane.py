@@ -241,3 +241,21 @@ def test_a_higher_dimensional_input_needs_a_slice_basis():
 def test_slice_through_rejects_collinear_points():
     with pytest.raises(ValueError, match="collinear"):
         regions.slice_through([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+
+
+def test_an_activation_is_a_name_a_bound_activation_or_a_prelu_module_alike():
+    from flax import nnx
+
+    from actlab.models import MLP, PReLU, hidden_layers
+
+    layers = random_layers(11, [6, 6], inputs=2)
+    by_object = regions.count_plane(layers, activation=A.get("leaky_relu", negative_slope=0.2))
+    assert by_object == regions.count_plane(layers, activation=A.get("prelu", slope=0.2))
+    module = PReLU(init=0.2)
+    assert regions.count_plane(layers, activation=module) == by_object
+    model = MLP(2, [6, 6], 1, activation=PReLU, rngs=nnx.Rngs(0))
+    assert regions.count_plane(hidden_layers(model), activation=model.activations[0]) >= 1
+    with pytest.raises(TypeError, match="activation: expected a piecewise-linear activation .*"):
+        regions.count_plane(layers, activation=lambda z: z)
+    with pytest.raises(ValueError, match=r"PReLU.as_activation: slope: expected one shared slope"):
+        regions.count_plane(layers, activation=PReLU(6, per_unit=True))

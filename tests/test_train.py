@@ -449,3 +449,29 @@ def test_half_precision_outputs_get_their_loss_in_float32():
     # a loss computed in bfloat16 would be a bfloat16 number; these carry float32 precision
     assert not on_bfloat16_grid(value)
     assert not all(on_bfloat16_grid(v) for v in history.loss)
+
+
+def test_losses_are_public_and_report_accuracy_where_it_means_something():
+    logits = jnp.array([[3.0, -1.0], [0.0, 2.0]])
+    value, accuracy = train.losses.resolve("softmax_cross_entropy")(logits, jnp.array([0, 0]))
+    expected = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 0])).mean()
+    assert float(value) == pytest.approx(float(expected)) and float(accuracy) == 0.5
+    value, accuracy = train.losses.resolve("mse")(jnp.ones((2, 1)), jnp.zeros(2))
+    assert float(value) == 1.0 and np.isnan(accuracy)
+    value, _ = train.losses.resolve(lambda o, y: jnp.sum(o))(jnp.ones((2, 1)), jnp.zeros(2))
+    assert float(value) == 2.0
+    assert train.losses.has_accuracy("sigmoid_binary_cross_entropy")
+    assert not train.losses.has_accuracy("mse")
+    half = train.losses.resolve("mse")(jnp.ones((2, 1), jnp.bfloat16), jnp.zeros(2))[0]
+    assert half.dtype == jnp.float32  # half-precision outputs get a float32 loss
+
+
+def test_histories_join_and_select_members():
+    h = train.History(step=np.arange(2), loss=np.ones((3, 2)), accuracy=None,
+                      grad_norm=np.zeros((3, 2)), layer_step=np.array([1]),
+                      layer_grad_norms={"output": np.ones((3, 1))})  # fmt: skip
+    joined = train.History.join([h, h], [0, 10])
+    assert joined.step.tolist() == [0, 1, 10, 11] and joined.loss.shape == (3, 4)
+    assert joined.layer_step.tolist() == [1, 11]
+    picked = joined.select(np.array([0, 2]))
+    assert picked.loss.shape == (2, 4) and picked.layer_grad_norms["output"].shape == (2, 2)

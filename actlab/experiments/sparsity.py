@@ -21,7 +21,7 @@ Example::
 
     >>> from actlab.experiments import sparsity
     >>> result = sparsity.run("out/sparsity", quick=True)
-    >>> result["claims"]["smooth_activations_have_no_exact_zeros"]
+    >>> result["claims"]["smooth_activations_have_no_exact_zeros_at_init"]
     True
 """
 

@@ -93,7 +93,7 @@ def collapse_linear(model: MLP) -> tuple[jax.Array, jax.Array]:
         >>> model = MLP(3, [8, 8], 2, activation="identity", rngs=nnx.Rngs(0))
         >>> w, b = collapse_linear(model)
         >>> x = jnp.ones((4, 3))
-        >>> bool(jnp.allclose(model(x), x @ w + b, atol=1e-5))
+        >>> bool(jnp.allclose(model(x), x @ w + b[None, :], atol=1e-5))
         True
     """
     _check_mlp(model, "collapse_linear")

@@ -101,10 +101,20 @@ class PReLU(_PerUnitParameter):
         return A.prelu(x, self._broadcast(x))
 
     def as_activation(self) -> A.Activation:
-        """The registry activation computed with the current slope: ``get("prelu", slope=...)``
-        (a float when shared, an array when per unit); what region counting reads."""
+        """The registry activation computed with the current shared slope,
+        ``get("prelu", slope=...)``: what region counting and mean-field theory read.
+
+        Raises:
+          ValueError: per-unit slopes (no single registry activation computes them).
+        """
         slope = np.asarray(self.slope[...])
-        return A.get("prelu", slope=float(slope) if slope.ndim == 0 else slope)
+        if slope.ndim:
+            raise ValueError(
+                message("slope", "one shared slope (per-unit slopes make a different function "
+                        "per unit)", f"per-unit slopes of shape {slope.shape}",
+                        where="PReLU.as_activation")
+            )  # fmt: skip
+        return A.get("prelu", slope=float(slope))
 
 
 class LearnableELU(_PerUnitParameter):

@@ -64,8 +64,14 @@ class Results:
           one leading axis per batched axis not given in ``where`` (in grid order).
 
         Example:
-          >>> results.get(activation="relu", depth=4)["grad_norm"].shape  # (seeds, depth)
-          >>> results.get(activation="relu", depth=4, seed=3)["grad_norm"].shape  # (depth,)
+          >>> from actlab.sweep import Grid, run
+          >>> def fn(static, batch):  # one cell: a norm per layer
+          ...     return {"norm": jnp.arange(static["depth"]) * batch["seed"]}
+          >>> results = run(fn, Grid(depth=(2, 4), seed=range(3)), "out/get", progress=False)
+          >>> results.get(depth=4)["norm"].shape  # (seeds, depth)
+          (3, 4)
+          >>> results.get(depth=4, seed=2)["norm"].tolist()  # (depth,)
+          [0, 2, 4, 6]
         """
         unknown = sorted(set(where) - set(self.grid.names))
         missing = [n for n in self.static if n not in where]

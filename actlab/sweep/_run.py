@@ -177,9 +177,17 @@ def run(
         ``meta`` not JSON.
 
     Example:
+      >>> from actlab import activations as A
+      >>> def fn(static, batch):  # mean squared activation after each of depth random layers
+      ...     x = jax.random.normal(jax.random.key(batch["seed"]), (16, 32))
+      ...     q = []
+      ...     for _ in range(static["depth"]):
+      ...         x = A.get(static["activation"])(x) * 1.4
+      ...         q.append(jnp.mean(x**2))
+      ...     return {"q": jnp.stack(q)}
       >>> grid = Grid(activation=("relu", "tanh"), depth=(2, 8), seed=range(8))
-      >>> results = run(fn, grid, "out/sweep", meta={"width": 256})
-      >>> results.get(activation="relu", depth=8)["grad_norm"].shape  # (seed, layer)
+      >>> results = run(fn, grid, "out/sweep", meta={"version": 1}, progress=False)
+      >>> results.get(activation="relu", depth=8)["q"].shape  # (seed, layer)
       (8, 8)
     """
     if batched is None:

@@ -56,7 +56,8 @@ def load_group(
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # the file is opened here so that it is closed even when np.load fails on it
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as data:
             record = json.loads(str(data["record"]))
             if record.get("format") != FORMAT or record.get("key") != canonical(key):
                 return None

@@ -95,6 +95,9 @@ def fit(
 
     Example::
 
+        >>> import optax
+        >>> from actlab import data
+        >>> from actlab.models import MLP
         >>> model = MLP(64, [32], 10, rngs=nnx.Rngs(0))
         >>> train_set, _ = data.digits()
         >>> h = fit(model, train_set.x, train_set.y, optimizer=optax.adam(1e-2),

@@ -33,8 +33,8 @@ from flax import nnx
 
 from actlab import activations as A
 from actlab import data, train
-from actlab.train import _loop  # the compiled chunk, timed on its own
 from actlab.models import MLP, hidden_layers, output_layer
+from actlab.train import _loop  # the compiled chunk, timed on its own
 
 try:
     from _timing import environment, interleaved_medians, markdown_table, select_device

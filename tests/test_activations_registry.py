@@ -128,7 +128,7 @@ def test_describe_finds_the_registry_entry_behind_every_kind_of_argument():
     assert A.describe(leaky) is leaky
     assert A.describe(A.tanh) == A.get("tanh")  # the registry function itself
     assert A.describe(jnp.tanh) is None and A.describe(lambda x: x) is None
-    with pytest.raises(ValueError, match="activation: expected one of .*, received 'swishy'"):
+    with pytest.raises(ValueError, match=r"activation: expected one of .*, received 'swishy'"):
         A.describe("swishy")
 
 
@@ -152,7 +152,7 @@ def test_resolve_gives_the_callable_to_apply_and_keeps_modules_as_they_are():
     with pytest.raises(ValueError, match="f: activation: expected an elementwise activation"):
         A.resolve("softmax", where="f")
     assert A.resolve("softmax", elementwise=False) == A.get("softmax")
-    with pytest.raises(TypeError, match="activation: expected a registry name, .*, received 3"):
+    with pytest.raises(TypeError, match=r"activation: expected a registry name, .*, received 3"):
         A.resolve(3)
 
 

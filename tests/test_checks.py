@@ -61,17 +61,21 @@ def test_the_other_checks_return_what_they_checked():
     assert checks.prng_key(key) is key
     raw = jax.random.key_data(jax.random.key(3))
     np.testing.assert_array_equal(jax.random.key_data(checks.prng_key(raw)), raw)
-    with pytest.raises(ValueError, match="key: expected an int >= 0 or a single jax.random key"):
+    with pytest.raises(ValueError, match=r"key: expected an int >= 0 or a single jax.random key"):
         checks.prng_key(jax.random.split(key, 2))
 
 
 def test_floating_batch_checks_dtype_rank_emptiness_and_features():
     x = checks.floating_batch(np.ones((3, 2), np.float32), features=2)
     assert isinstance(x, jax.Array) and x.shape == (3, 2)
-    with pytest.raises(TypeError, match="g: x: expected a floating-point array, received dtype int32"):
+    with pytest.raises(
+        TypeError, match="g: x: expected a floating-point array, received dtype int32"
+    ):
         checks.floating_batch(np.ones((3, 2), np.int32), where="g")
     for bad in (np.ones(3), np.ones((0, 2)), np.ones((3, 4))):
-        with pytest.raises(ValueError, match=r"x: expected shape \(batch >= 1, 2\), received shape"):
+        with pytest.raises(
+            ValueError, match=r"x: expected shape \(batch >= 1, 2\), received shape"
+        ):
             checks.floating_batch(bad.astype(np.float32), features=2)
 
 

@@ -148,7 +148,10 @@ def test_regions_depth_counts_every_prefix_of_one_network(tmp_path):
         (["--widths", "4,x"], "expected comma-separated integers"),
         (["--width", "0"], "Invalid value for --width: expected a positive integer, received 0"),
         (["--depth", "-2"], "Invalid value for --depth: expected a positive integer, received -2"),
-        (["--widths", "4", "--width", "4"], "expected either --widths or --width/--depth, received both"),
+        (
+            ["--widths", "4", "--width", "4"],
+            "expected either --widths or --width/--depth, received both",
+        ),
         (["--init", "xavier"], "Invalid value for --init"),
         (["--param", "negative_slope"], "expected NAME=NUMBER"),
         (

@@ -68,5 +68,5 @@ def test_run_rejects_bad_arguments(tmp_path):
 def test_experiment_registry_finds_the_run_function():
     assert "linear_vs_relu" in experiments.names()
     assert experiments.get("linear_vs_relu") is linear_vs_relu.run
-    with pytest.raises(ValueError, match="experiment: expected one of .*, received 'nope'"):
+    with pytest.raises(ValueError, match=r"experiment: expected one of .*, received 'nope'"):
         experiments.get("nope")

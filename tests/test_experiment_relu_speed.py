@@ -76,7 +76,7 @@ def test_run_rejects_bad_arguments(tmp_path):
     ):
         relu_speed.run(tmp_path, config=relu_speed.Config(names=("tanh",)))
     with pytest.raises(
-        ValueError, match="Config: names: expected names among .*, received \\['nope'\\]"
+        ValueError, match=r"Config: names: expected names among .*, received \['nope'\]"
     ):
         relu_speed.run(tmp_path, config=relu_speed.Config(names=("relu", "nope")))
 
@@ -89,7 +89,7 @@ def test_setting_validates_its_fields():
     with pytest.raises(ValueError, match="elements: expected an int >= 1, received 0"):
         Setting("memory", elements=0)
     with pytest.raises(
-        ValueError, match="Setting: passes and unroll: expected 1 and 1 .*, received 2 and 1"
+        ValueError, match=r"Setting: passes and unroll: expected 1 and 1 .*, received 2 and 1"
     ):
         Setting("memory", elements=8, passes=2)
     assert Setting("compute", elements=2048, passes=3, unroll=2).applications == 6
@@ -99,7 +99,7 @@ def test_setting_validates_its_fields():
 def test_ratios_to_rejects_a_missing_baseline(tiny_run):
     _, result = tiny_run
     with pytest.raises(
-        ValueError, match="ratios_to: baseline: expected one of the labels .*, received 'gelu'"
+        ValueError, match=r"ratios_to: baseline: expected one of the labels .*, received 'gelu'"
     ):
         ratios_to(result["costs"]["memory"], "gelu")
     with pytest.raises(

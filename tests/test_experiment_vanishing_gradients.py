@@ -110,7 +110,9 @@ def test_run_rejects_bad_arguments(tmp_path):
         vg.run(tmp_path, seed=-1)
     with pytest.raises(TypeError, match=r"config: expected an? vanishing_gradients\.Config"):
         vg.run(tmp_path, config={"seeds": 2})
-    with pytest.raises(ValueError, match="Config: sigma_w2: expected one per activation, received 2 for 1"):
+    with pytest.raises(
+        ValueError, match="Config: sigma_w2: expected one per activation, received 2 for 1"
+    ):
         vg.Config(activations=("relu",), sigma_w2=(1.0, 2.0))
     with pytest.raises(ValueError, match="shown_depths"):
         vg.Config(depths=(1, 2), shown_depths=(3,))

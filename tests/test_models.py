@@ -408,7 +408,9 @@ def test_a_perturbation_of_the_preactivations_gives_their_gradient():
 def test_layers_are_checked_once_for_every_consumer():
     w, b = jnp.ones((3, 4)), jnp.zeros(4)
     assert check_layers([(w, b)], inputs=3)[0][0].shape == (3, 4)
-    with pytest.raises(ValueError, match=r"f: layers\[1\] W: expected 4 input rows \(the width of layers\[0\]\)"):
+    with pytest.raises(
+        ValueError, match=r"f: layers\[1\] W: expected 4 input rows \(the width of layers\[0\]\)"
+    ):
         check_layers([(w, b), (w, b)], where="f")
     with pytest.raises(ValueError, match=r"layers\[0\] b: expected shape \(4,\) to match W"):
         check_layers([(w, jnp.zeros(3))])
@@ -420,7 +422,9 @@ def test_layers_are_checked_once_for_every_consumer():
         check_readout((jnp.ones((5, 1)), jnp.zeros(1)), inputs=4)
     with pytest.raises(ValueError, match="forward: activation: expected an activation to apply"):
         forward([(w, b)], jnp.ones((2, 3)))
-    with pytest.raises(ValueError, match="forward: activation and readout: expected None with an MLP"):
+    with pytest.raises(
+        ValueError, match="forward: activation and readout: expected None with an MLP"
+    ):
         forward(MLP(3, [4], 1, rngs=nnx.Rngs(0)), X, activation="relu")
 
 

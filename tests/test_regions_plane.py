@@ -255,7 +255,7 @@ def test_an_activation_is_a_name_a_bound_activation_or_a_prelu_module_alike():
     assert regions.count_plane(layers, activation=module) == by_object
     model = MLP(2, [6, 6], 1, activation=PReLU, rngs=nnx.Rngs(0))
     assert regions.count_plane(hidden_layers(model), activation=model.activations[0]) >= 1
-    with pytest.raises(TypeError, match="activation: expected a piecewise-linear activation .*"):
+    with pytest.raises(TypeError, match=r"activation: expected a piecewise-linear activation .*"):
         regions.count_plane(layers, activation=lambda z: z)
     with pytest.raises(ValueError, match=r"PReLU.as_activation: slope: expected one shared slope"):
         regions.count_plane(layers, activation=PReLU(6, per_unit=True))

@@ -77,7 +77,7 @@ def test_force_or_a_new_configuration_recomputes(report):
 
 
 def test_unknown_experiment_fails_before_anything_runs(stand_in, tmp_path):
-    with pytest.raises(ValueError, match="experiment: expected one of .*, received 'claims'"):
+    with pytest.raises(ValueError, match=r"experiment: expected one of .*, received 'claims'"):
         reproduce(tmp_path, only=["stand_in", "claims"], progress=False)
     assert not (tmp_path / "stand_in").exists()
 

@@ -137,7 +137,7 @@ def test_get_rows_and_load_index_the_grid(tmp_path, capsys):
     csv = results.write_rows(tmp_path / "rows.csv").read_text().splitlines()
     assert csv[0] == "depth,seed,output,index,value" and csv[-1] == "2,2,value,1,2"
     _assert_same(load(tmp_path).get(depth=2), results.get(depth=2))
-    with pytest.raises(ValueError, match="received unknown \\[\\] and missing \\['depth'\\]"):
+    with pytest.raises(ValueError, match=r"received unknown \[\] and missing \['depth'\]"):
         results.get(seed=1)
     with pytest.raises(
         ValueError, match=r"Results.get: depth: expected one of \(1, 2\), received 7"

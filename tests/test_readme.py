@@ -11,7 +11,7 @@ def test_readme_python_blocks_run_in_order():
     assert len(blocks) >= 3
     namespace: dict = {}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
+        exec(compile(block, str(README), "exec"), namespace)
     assert namespace["trace"].output.shape == (256, 1)
 
 

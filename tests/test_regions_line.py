@@ -2,22 +2,13 @@
 
 import numpy as np
 import pytest
+from networks import random_layers
 
 from actlab import activations as A
 from actlab import regions
 from actlab.regions import bounds
 
 METHODS = ["walk", "refine"]
-
-
-def random_layers(seed, widths, inputs, bias_std=0.5):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, bias_std, width)))
-        fan_in = width
-    return layers
 
 
 def random_segments(seed, count, inputs):

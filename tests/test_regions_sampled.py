@@ -3,19 +3,9 @@
 import jax
 import numpy as np
 import pytest
+from networks import random_layers
 
 from actlab import regions
-
-
-def random_layers(seed, widths, inputs, bias_std=0.5):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, bias_std, width)))
-        fan_in = width
-    return layers
-
 
 THREE_LINES = [(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), np.array([0.0, 0.0, -1.0]))]
 

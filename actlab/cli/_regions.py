@@ -54,26 +54,18 @@ def _bounds(n0: int, widths: Sequence[int], pieces: int) -> dict[str, int | None
 
 
 def _region_setup(
-    widths,
-    width,
-    depth,
-    inputs,
-    activation,
-    param,
-    init,
-    sigma_w2,
-    sigma_b2,
-    seed,
-    out,
-    *,
-    radius: float | None = None,
-    default_depth: int = 3,
-):
-    """Check the shared options and build the network: ``(model, layers, params, config)``.
+    options: dict, *, radius: float | None = None, default_depth: int = 3
+):  # fmt: skip
+    """Check the network options every ``regions`` command shares (a command passes its
+    ``locals()``) and build the network: ``(model, layers, activation, config)``.
 
     ``layers`` are the hidden layers ``[(W, b), ...]`` that ``actlab.regions`` counts; ``radius``
     is given by the commands that count on a plane (which needs two inputs).
     """
+    widths, width, depth, inputs, activation, param, init, sigma_w2, sigma_b2, seed, out = (
+        options[k] for k in ("widths", "width", "depth", "inputs", "activation", "param", "init",
+                             "sigma_w2", "sigma_b2", "seed", "out")
+    )  # fmt: skip
     sizes = architecture(widths, width, depth, default_depth)
     act, params = registry_activation(activation, param, piecewise_linear=True)
     if radius is not None:
@@ -147,9 +139,7 @@ def regions_line(
     """Exact number of activation regions met by a segment, beside the bounds for a line."""
     a = np.array(_segment(start, -1.0, inputs, "--start"))
     b = np.array(_segment(end, 1.0, inputs, "--end"))
-    model, layers, act, config = _region_setup(
-        widths, width, depth, inputs, activation, param, init, sigma_w2, sigma_b2, seed, out
-    )
+    model, layers, act, config = _region_setup(locals())
     with user_errors():
         line = regions.partition_line(layers, a, b, activation=act)
     sizes, t = config["widths"], line.breakpoints
@@ -190,20 +180,7 @@ def regions_plane(
     as_json: JsonOption = False,
 ) -> None:
     """Exact activation and linear regions in a box of the plane of the first two inputs."""
-    _, layers, act, config = _region_setup(
-        widths,
-        width,
-        depth,
-        inputs,
-        activation,
-        param,
-        init,
-        sigma_w2,
-        sigma_b2,
-        seed,
-        out,
-        radius=radius,
-    )
+    _, layers, act, config = _region_setup(locals(), radius=radius)
     with user_errors():
         part = regions.partition_plane(
             layers,
@@ -253,21 +230,7 @@ def regions_depth(
     as_json: JsonOption = False,
 ) -> None:
     """Regions of one random network after each of its layers: on a segment and on a plane."""
-    _, layers, act, config = _region_setup(
-        widths,
-        width,
-        depth,
-        inputs,
-        activation,
-        param,
-        init,
-        sigma_w2,
-        sigma_b2,
-        seed,
-        out,
-        radius=radius,
-        default_depth=6,
-    )
+    _, layers, act, config = _region_setup(locals(), radius=radius, default_depth=6)
     sizes, pieces = config["widths"], _pieces(activation)
     ends, box = radius * np.ones(inputs), ((-radius, radius), (-radius, radius))
     kwargs = {"activation": act}

@@ -1,11 +1,13 @@
-"""What every experiment's ``run`` starts with (its seed, configuration and folder) and ends with
-(figures saved, the report section assembled and written as JSON)."""
+"""What every experiment shares: its settings presets, the signature and checks of its ``run``
+(:func:`experiment`), and how it ends (:func:`finish`: figures saved, the report section assembled
+and written as JSON)."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,8 +19,29 @@ from actlab.io import write_json
 
 C = TypeVar("C")
 
+Section = dict[str, Any]
 
-def config(config_type: type[C], *, quick: bool, seed: Any, config: Any) -> C:
+
+class Presets:
+    """The two presets of an experiment's settings (a frozen dataclass deriving from this):
+    :meth:`full`, the defaults behind the report's figures, and :meth:`quick`, seconds to minutes
+    on a CPU. :meth:`check` raises ``ValueError`` for settings that contradict each other."""
+
+    @classmethod
+    def full(cls: type[C]) -> C:
+        """The settings behind the report's figures (the defaults)."""
+        return cls()
+
+    @classmethod
+    def quick(cls: type[C]) -> C:
+        """Small settings for a quick run."""
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """``ValueError`` naming a setting out of range (none here)."""
+
+
+def settings(config_type: type[C], *, quick: bool, seed: Any, config: Any) -> C:
     """``config`` if given, else ``config_type.quick()`` or ``.full()``; after checking ``seed``.
 
     Raises:
@@ -34,6 +57,49 @@ def config(config_type: type[C], *, quick: bool, seed: Any, config: Any) -> C:
         article = "an" if name[0] in "aeiou" else "a"
         raise TypeError(f"config: expected {article} {name}, received {type(cfg).__name__}")
     return cfg
+
+
+_RUN_DOC = """Run the experiment and write its data (JSON) and figures (PNG and SVG) into ``out_dir``.
+
+Args:
+  out_dir: output folder (created).
+  quick: use ``Config.quick()`` (small) instead of ``Config.full()``.
+  seed: base seed of the data, the initial weights and every other random draw.
+  config: explicit settings; overrides ``quick``.
+
+Returns:
+  {returns}
+"""
+
+
+def experiment(
+    config_type: type[C],
+) -> Callable[[Callable[[C, int, Path], Section]], Callable[..., Section]]:
+    """Turn ``body(cfg, seed, out) -> section`` into the experiment's ``run``.
+
+    ``run(out_dir, *, quick=False, seed=0, config=None)`` checks the seed and the settings (also
+    ``cfg.check()``), creates ``out_dir`` and calls ``body``; its docstring says what every run
+    takes, then ``body``'s docstring (what the returned section holds).
+    """
+
+    def wrap(body: Callable[[C, int, Path], Section]) -> Callable[..., Section]:
+        def run(
+            out_dir: str | os.PathLike,
+            *,
+            quick: bool = False,
+            seed: int = 0,
+            config: C | None = None,
+        ) -> Section:
+            cfg = settings(config_type, quick=quick, seed=seed, config=config)
+            cfg.check()
+            return body(cfg, seed, out_folder(out_dir))
+
+        returns = inspect.cleandoc(body.__doc__ or "The report section.").replace("\n", "\n  ")
+        run.__doc__ = _RUN_DOC.format(returns=returns)
+        run.__module__, run.__name__, run.__qualname__ = body.__module__, "run", "run"
+        return run
+
+    return wrap
 
 
 def out_folder(out_dir: str | os.PathLike) -> Path:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ from matplotlib.figure import Figure
 
 from actlab import data, plot, train
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.gradflow import PhaseDiagram, chi1, critical_sigma_w2, phase_diagram
 from actlab.models import MLP
 
@@ -75,7 +76,7 @@ _COLORS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -104,11 +105,6 @@ class Config:
     phase_grid: tuple[int, int] = (40, 9)
 
     @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (minutes on a laptop CPU)."""
-        return cls()
-
-    @classmethod
     def quick(cls) -> Config:
         """Seconds: 10 layers, two seeds, two learning rates, 150 steps on 256 images."""
         return cls(
@@ -120,6 +116,14 @@ class Config:
             train_size=256,
             phase_grid=(12, 4),
         )
+
+    def check(self) -> None:
+        """``ValueError`` unless ``highlight_lr`` is one of ``learning_rates``."""
+        if self.highlight_lr not in self.learning_rates:
+            raise ValueError(
+                f"Config: highlight_lr: expected one of {self.learning_rates}, received "
+                f"{self.highlight_lr}"
+            )
 
 
 def clipped_sgd(learning_rate: float) -> optax.GradientTransformation:
@@ -433,36 +437,14 @@ def _summary(cfg: Config, res: dict[str, Any], claims: dict[str, bool]) -> str:
     )
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figure into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full`.
-      seed: seed of the data split and of the initial weights.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``exploding_gradients.json``: ``title``, ``summary``, ``figures``,
-      ``table`` (one row per variant and learning rate), ``claims``, ``config``, and per
-      variant a list over learning rates of seed-averaged loss, gradient-norm and accuracy
-      curves (at ``steps``), per-layer gradient norms at the first and last step, final losses
-      and accuracies; ``critical_sigma_w2`` and ``chi1``.
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``exploding_gradients.json``: ``title``, ``summary``, ``figures``,
+    ``table`` (one row per variant and learning rate), ``claims``, ``config``, and per
+    variant a list over learning rates of seed-averaged loss, gradient-norm and accuracy
+    curves (at ``steps``), per-layer gradient norms at the first and last step, final losses
+    and accuracies; ``critical_sigma_w2`` and ``chi1``.
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    if cfg.highlight_lr not in cfg.learning_rates:
-        raise ValueError(
-            f"Config: highlight_lr: expected one of {cfg.learning_rates}, received "
-            f"{cfg.highlight_lr}"
-        )
-    out = _setup.out_folder(out_dir)
-
     res = _train(cfg, seed)
     claims = _claims(cfg, res)
     return _setup.finish(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 
 from actlab import data, train
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.models import MLP, collapse_linear, hidden_layers
 
 __all__ = ["Config", "run"]
@@ -46,7 +47,7 @@ LOSS = "sigmoid_binary_cross_entropy"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -68,11 +69,6 @@ class Config:
     xor_margins: tuple[float, ...] = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0)
     xor_widths: tuple[int, ...] = (2, 3, 4, 6, 8)
     panels: int = 4
-
-    @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (tens of seconds on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:
@@ -393,30 +389,14 @@ def _summary(quadrants: dict[str, Any], xor: dict[str, Any]) -> str:
     )
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figures into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (a few seconds) instead of :meth:`Config.full`.
-      seed: seed of the data sets and of the ensembles' initialisations.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``linear_vs_relu.json``, in the report's section format: ``title``,
-      ``summary``, ``figures`` (file names in ``out_dir``), ``table`` (one row per measured
-      claim); and the data: ``config``, per-seed accuracies on ``quadrants`` for both
-      activations with the largest gap between a trained linear network and its collapsed form,
-      the ``xor`` accuracy table with the fewest units per margin, and ``claims`` (verdicts).
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``linear_vs_relu.json``, in the report's section format: ``title``,
+    ``summary``, ``figures`` (file names in ``out_dir``), ``table`` (one row per measured
+    claim); and the data: ``config``, per-seed accuracies on ``quadrants`` for both
+    activations with the largest gap between a trained linear network and its collapsed form,
+    the ``xor`` accuracy table with the fewest units per margin, and ``claims`` (verdicts).
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    out = _setup.out_folder(out_dir)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
 
     quadrants, quad_state = _quadrants(cfg, seed, tx)

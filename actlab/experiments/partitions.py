@@ -27,7 +27,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import os
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from actlab import activations as A
 from actlab import data, plot, regions, train
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.models import MLP, hidden_layers, output_layer
 
 __all__ = ["Config", "run"]
@@ -50,7 +51,7 @@ _CLASS_COLORS = ("#1f3a93", "#b34700")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -74,11 +75,6 @@ class Config:
     turns: float = 1.0
     steps: int = 2000
     learning_rate: float = 0.01
-
-    @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (about a minute on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:
@@ -264,31 +260,14 @@ def _summary(panels: list[dict[str, Any]], claims: dict[str, bool], cfg: Config)
     )
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figure into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full`.
-      seed: seed of the data set and the initialisations.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``partitions.json``: ``title``, ``summary``, ``figures``, ``table``
-      (one row per activation and depth) and ``claims``; ``config``; the ``box``; and ``panels``,
-      one per activation and depth, with each seed's activation and linear region counts and
-      training accuracy, and the largest relative gap between the regions' total area and the
-      box's.
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``partitions.json``: ``title``, ``summary``, ``figures``, ``table``
+    (one row per activation and depth) and ``claims``; ``config``; the ``box``; and ``panels``,
+    one per activation and depth, with each seed's activation and linear region counts and
+    training accuracy, and the largest relative gap between the regions' total area and the
+    box's.
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    cfg.check()
-    out = _setup.out_folder(out_dir)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
     ds = data.spirals(cfg.n, seed=seed, turns=cfg.turns)
     box = data.bounding_box(ds.x)

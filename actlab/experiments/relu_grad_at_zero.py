@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -54,6 +54,7 @@ from matplotlib.figure import Figure
 from actlab import activations as A
 from actlab import data, train
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.gradflow import unit_stats
 from actlab.models import MLP
 
@@ -66,7 +67,7 @@ _COLORS = {"float32": "#1f77b4", "bfloat16": "#d62728", "float16": "#ff7f0e"}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -86,11 +87,6 @@ class Config:
     segment_steps: int = 100
     learning_rate: float = 0.1
     train_size: int | None = 512
-
-    @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (a few minutes on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:
@@ -381,29 +377,13 @@ def _summary(cfg: Config, res: dict[str, Any]) -> str:
     )
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figure into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full`.
-      seed: seed of the data split and of the initial weights.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``relu_grad_at_zero.json``: ``title``, ``summary``, ``figures``,
-      ``table`` (one row per dtype), ``claims``, ``config``, and per dtype the exact-zero
-      fraction, gradient difference and parameter distance at every measurement step, their
-      means, loss curves and test accuracies for both choices.
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``relu_grad_at_zero.json``: ``title``, ``summary``, ``figures``,
+    ``table`` (one row per dtype), ``claims``, ``config``, and per dtype the exact-zero
+    fraction, gradient difference and parameter distance at every measurement step, their
+    means, loss curves and test accuracies for both choices.
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
     return _setup.finish(

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import statistics
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -40,6 +40,7 @@ from matplotlib.ticker import FuncFormatter
 
 from actlab import activations as A
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.timing import PASSES, Setting, activation_costs, ratios_to
 
 __all__ = ["Config", "run"]
@@ -60,7 +61,7 @@ _PLAIN = FuncFormatter(_tick)
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -80,11 +81,6 @@ class Config:
     repeats: int = 11
     target_ms: float = 50.0
     within: float = 0.25
-
-    @classmethod
-    def full(cls) -> Config:
-        """Every activation, a 256 MiB array (a minute or two on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:
@@ -234,31 +230,14 @@ def _figure(cfg: Config, ratios: dict) -> Figure:
     return fig
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Time every activation in both settings and write the data and the figure to ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` instead of :meth:`Config.full`.
-      seed: seed of the input arrays.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``relu_speed.json``: ``title``, ``summary``, ``figures``, ``table``
-      (one row per activation), ``claims``, ``config``, ``settings`` (the two
-      :class:`~actlab.timing.Setting` s), ``costs`` (``{setting: {name: {"fwd": s, "fwd+bwd": s,
-      "fwd ns/elem": ns, "fwd+bwd ns/elem": ns}}}``, seconds per call) and ``ratios``
-      (``{setting: {name: {"fwd": r, "fwd+bwd": r}}}``, time over ReLU's time).
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``relu_speed.json``: ``title``, ``summary``, ``figures``, ``table``
+    (one row per activation), ``claims``, ``config``, ``settings`` (the two
+    :class:`~actlab.timing.Setting` s), ``costs`` (``{setting: {name: {"fwd": s, "fwd+bwd": s,
+    "fwd ns/elem": ns, "fwd+bwd ns/elem": ns}}}``, seconds per call) and ``ratios``
+    (``{setting: {name: {"fwd": r, "fwd+bwd": r}}}``, time over ReLU's time).
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    cfg.check()
-    out = _setup.out_folder(out_dir)
 
     functions = {name: A.get(name) for name in cfg.names}
     costs, ratios = {}, {}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 
 from actlab import data, train
 from actlab.experiments import _setup
+from actlab.experiments._setup import Presets
 from actlab.gradflow import ensemble_unit_stats
 from actlab.models import MLP, ActivationChoice
 
@@ -50,7 +51,7 @@ _COLORS = dict(zip(ACTIVATIONS, ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -70,11 +71,6 @@ class Config:
     learning_rate: float = 0.003
     near_zero: float = 0.01
     train_size: int | None = None
-
-    @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (a minute on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:
@@ -249,29 +245,13 @@ def _summary(cfg: Config, res: dict[str, Any]) -> str:
     )
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figure into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full`.
-      seed: seed of the data split and of the initial weights.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``sparsity.json``: ``title``, ``summary``, ``figures``, ``table`` (one
-      row per activation), ``claims``, ``config``, and per activation the per-layer fractions
-      of exactly-zero and near-zero outputs and of dead units, at init and after training
-      (seed means), the final training loss and the test accuracy.
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``sparsity.json``: ``title``, ``summary``, ``figures``, ``table`` (one
+    row per activation), ``claims``, ``config``, and per activation the per-layer fractions
+    of exactly-zero and near-zero outputs and of dead units, at init and after training
+    (seed means), the final training loss and the test accuracy.
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    out = _setup.out_folder(out_dir)
 
     res = _train(cfg, seed)
     return _setup.finish(

@@ -27,16 +27,20 @@ class _PerUnitParameter(nnx.Module):
     """Shared machinery: one learnable parameter, shared or per unit, broadcast on the last axis."""
 
     _parameter: str = "value"
+    _default: float = 0.0
 
     def __init__(
         self,
-        num_features: int | None,
+        num_features: int | None = None,
         *,
-        per_unit: bool,
-        init: float,
-        param_dtype: Any,
+        per_unit: bool = False,
+        init: float | None = None,
+        param_dtype: Any = jnp.float32,
+        rngs: nnx.Rngs | None = None,
     ) -> None:
+        del rngs  # accepted for the NNX constructor protocol: the initial value is a constant
         cls = type(self).__name__
+        init = self._default if init is None else init
         if not isinstance(init, numbers.Real):
             raise ValueError(message("init", "a finite number", show(init), where=cls))
         number(init, "init", where=cls)
@@ -82,19 +86,7 @@ class PReLU(_PerUnitParameter):
         Array([[-0.1,  2. , -0.3]], dtype=float32)
     """
 
-    _parameter = "slope"
-
-    def __init__(
-        self,
-        num_features: int | None = None,
-        *,
-        per_unit: bool = False,
-        init: float = 0.25,
-        param_dtype: Any = jnp.float32,
-        rngs: nnx.Rngs | None = None,
-    ) -> None:
-        del rngs
-        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+    _parameter, _default = "slope", 0.25
 
     def __call__(self, x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
@@ -140,19 +132,7 @@ class LearnableELU(_PerUnitParameter):
         Array([-2.,  1.], dtype=float32)
     """
 
-    _parameter = "alpha"
-
-    def __init__(
-        self,
-        num_features: int | None = None,
-        *,
-        per_unit: bool = False,
-        init: float = 1.0,
-        param_dtype: Any = jnp.float32,
-        rngs: nnx.Rngs | None = None,
-    ) -> None:
-        del rngs
-        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+    _parameter, _default = "alpha", 1.0
 
     def __call__(self, x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)
@@ -189,19 +169,7 @@ class Swish(_PerUnitParameter):
         Array([1.], dtype=float32)
     """
 
-    _parameter = "beta"
-
-    def __init__(
-        self,
-        num_features: int | None = None,
-        *,
-        per_unit: bool = False,
-        init: float = 1.0,
-        param_dtype: Any = jnp.float32,
-        rngs: nnx.Rngs | None = None,
-    ) -> None:
-        del rngs
-        super().__init__(num_features, per_unit=per_unit, init=init, param_dtype=param_dtype)
+    _parameter, _default = "beta", 1.0
 
     def __call__(self, x: ArrayLike) -> jax.Array:
         x = jnp.asarray(x)

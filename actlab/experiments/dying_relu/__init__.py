@@ -54,11 +54,11 @@ Example::
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Any
 
 from actlab.experiments import _setup
-from actlab.experiments.dying_relu._config import ACTIVATIONS, NAME, Config, check_config
+from actlab.experiments.dying_relu._config import ACTIVATIONS, NAME, Config
 from actlab.experiments.dying_relu._figures import born_figure, training_figure
 from actlab.experiments.dying_relu._measure import (
     born_dead_probability,
@@ -70,31 +70,14 @@ from actlab.experiments.dying_relu._report import find_claims, report_summary, r
 __all__ = ["ACTIVATIONS", "Config", "born_dead_probability", "run"]
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figures into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full`.
-      seed: seed of the data split, the initial weights and the born-dead networks.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``dying_relu.json``: ``title``, ``summary``, ``figures``, ``table``,
-      ``claims``, ``config``; ``training`` (per activation, one entry per condition of
-      ``training["conditions"]``: dead fraction by measurement step, per layer at the end, at
-      init and at the end, no-gradient fraction, test accuracy, loss curve, diverged seeds) and
-      ``born_dead`` (per width: measured probabilities by depth and the formula).
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``dying_relu.json``: ``title``, ``summary``, ``figures``, ``table``,
+    ``claims``, ``config``; ``training`` (per activation, one entry per condition of
+    ``training["conditions"]``: dead fraction by measurement step, per layer at the end, at
+    init and at the end, no-gradient fraction, test accuracy, loss curve, diverged seeds) and
+    ``born_dead`` (per width: measured probabilities by depth and the formula).
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    check_config(cfg)
-    out = _setup.out_folder(out_dir)
 
     training = measure_training(cfg, seed)
     born = measure_born_dead(cfg, seed)

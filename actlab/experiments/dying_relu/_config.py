@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from actlab.experiments._setup import Presets
+
 NAME = "dying_relu"
 LOSS = "softmax_cross_entropy"
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "elu")
@@ -12,7 +14,7 @@ COLORS = {"relu": "#d62728", "leaky_relu": "#ff7f0e", "prelu": "#2ca02c", "elu":
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -50,11 +52,6 @@ class Config:
     born_in_features: int = 4
 
     @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figures (a minute or two on a laptop CPU)."""
-        return cls()
-
-    @classmethod
     def quick(cls) -> Config:
         """Seconds: two seeds, two learning rates, one bias, three widths, 512 images."""
         return cls(
@@ -74,15 +71,19 @@ class Config:
             ("bias", self.baseline_lr, b) for b in self.biases
         ]
 
-
-def check_config(cfg: Config) -> None:
-    if cfg.baseline_lr not in cfg.learning_rates:
-        raise ValueError(
-            f"Config: baseline_lr: expected one of learning_rates {cfg.learning_rates} (the "
-            f"zero-bias reference of the bias runs), received {cfg.baseline_lr}"
-        )
-    if not cfg.biases or any(b >= 0 for b in cfg.biases) or cfg.highlight_bias not in cfg.biases:
-        raise ValueError(
-            f"Config: biases: expected values < 0 with highlight_bias among them, received "
-            f"biases={cfg.biases}, highlight_bias={cfg.highlight_bias}"
-        )
+    def check(self) -> None:
+        """``ValueError`` unless ``baseline_lr`` is a learning rate and the biases are negative."""
+        if self.baseline_lr not in self.learning_rates:
+            raise ValueError(
+                f"Config: baseline_lr: expected one of learning_rates {self.learning_rates} (the "
+                f"zero-bias reference of the bias runs), received {self.baseline_lr}"
+            )
+        if (
+            not self.biases
+            or any(b >= 0 for b in self.biases)
+            or self.highlight_bias not in self.biases
+        ):
+            raise ValueError(
+                f"Config: biases: expected values < 0 with highlight_bias among them, received "
+                f"biases={self.biases}, highlight_bias={self.highlight_bias}"
+            )

@@ -40,7 +40,7 @@ References:
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,34 +63,17 @@ from actlab.experiments.regions_vs_depth._report import claims, slope, summary, 
 __all__ = ["CONDITIONS", "ZERO_BIAS", "Config", "run"]
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figures into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created).
-      quick: use :meth:`Config.quick` (seconds) instead of :meth:`Config.full` (minutes).
-      seed: seed of the data sets, segments, slices and initialisations.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``regions_vs_depth.json``: ``title``, ``summary``, ``figures``,
-      ``table`` and ``claims`` (the report section); ``config``; ``rows``, one per condition
-      (``init_2d``, ``trained_2d``, ``init_digits``, ``trained_digits``, ``zero_bias_2d``) and
-      architecture, with the segment counts' ``line`` statistics (mean, std, min, p10, median,
-      p90, max over segments and seeds), the ``plane`` statistics, every exact plane count and
-      grid estimate, and the trained networks' test accuracies; ``bounds`` per architecture
-      (``"<width>x<depth>"``, exact integers); ``tent_map`` counts; and the log-log ``slopes`` of
-      mean counts against the number of neurons.
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``regions_vs_depth.json``: ``title``, ``summary``, ``figures``,
+    ``table`` and ``claims`` (the report section); ``config``; ``rows``, one per condition
+    (``init_2d``, ``trained_2d``, ``init_digits``, ``trained_digits``, ``zero_bias_2d``) and
+    architecture, with the segment counts' ``line`` statistics (mean, std, min, p10, median,
+    p90, max over segments and seeds), the ``plane`` statistics, every exact plane count and
+    grid estimate, and the trained networks' test accuracies; ``bounds`` per architecture
+    (``"<width>x<depth>"``, exact integers); ``tent_map`` counts; and the log-log ``slopes`` of
+    mean counts against the number of neurons.
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    cfg.check()
-    out = _setup.out_folder(out_dir)
     rng = np.random.default_rng(seed)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
 

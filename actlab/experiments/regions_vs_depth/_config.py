@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from actlab.experiments._setup import Presets
+
 NAME = "regions_vs_depth"
 CONDITIONS = ("init_2d", "trained_2d", "init_digits", "trained_digits")
 """Measured settings: He initialisation or trained, on the moons plane or on digits slices."""
@@ -12,7 +14,7 @@ ZERO_BIAS = "zero_bias_2d"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -44,11 +46,6 @@ class Config:
     segments: int = 512
     slices: int = 3
     resolution: int = 256
-
-    @classmethod
-    def full(cls) -> Config:
-        """The settings behind the report's figure (minutes on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:

@@ -44,7 +44,7 @@ Example::
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,31 +80,14 @@ __all__ = [
 ]
 
 
-def run(
-    out_dir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    seed: int = 0,
-    config: Config | None = None,
-) -> dict[str, Any]:
-    """Run the experiment and write its data and figures into ``out_dir``.
-
-    Args:
-      out_dir: output folder (created); the sweep's files go to ``out_dir/sweep``, so an
-        interrupted run resumes where it stopped.
-      quick: use :meth:`Config.quick` (a few seconds) instead of :meth:`Config.full`.
-      seed: seed of every random network and input.
-      config: explicit settings; overrides ``quick``.
-
-    Returns:
-      The dict written to ``vanishing_gradients.json``: ``title``, ``summary``, ``figures``,
-      ``table``, ``claims``, ``config``, the ``theory`` per activation (length-map iterates and
-      ``chi_1``), the measured ``results`` per activation (first-layer ratios per seed and
-      depth, per-layer rates, ``||delta^l||`` and ``q^l`` at the deepest depth) and ``sweep``
-      (groups computed in this call and loaded from disk).
+@_setup.experiment(Config)
+def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
+    """The dict written to ``vanishing_gradients.json``: ``title``, ``summary``, ``figures``,
+    ``table``, ``claims``, ``config``, the ``theory`` per activation (length-map iterates and
+    ``chi_1``), the measured ``results`` per activation (first-layer ratios per seed and
+    depth, per-layer rates, ``||delta^l||`` and ``q^l`` at the deepest depth) and ``sweep``
+    (groups computed in this call and loaded from disk).
     """
-    cfg = _setup.config(Config, quick=quick, seed=seed, config=config)
-    out = _setup.out_folder(out_dir)
 
     results = sweep(cfg, out / "sweep", seed=seed)
     data = {k: v.astype(np.float64) for k, v in collect(cfg, results).items()}

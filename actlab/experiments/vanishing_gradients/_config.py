@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from actlab.experiments._setup import Presets
+
 NAME = "vanishing_gradients"
 #: Bumped whenever the cell computation changes, so stored sweeps are recomputed.
 VERSION = 1
@@ -12,7 +14,7 @@ SIGMOID_BOUND = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Presets):
     """Settings of one run; :meth:`full` and :meth:`quick` are the two presets.
 
     Attributes:
@@ -62,11 +64,6 @@ class Config:
     rate_tolerance: float = 0.05
     relu_tolerance: float = 0.05
     theory_exceptions: tuple[str, ...] = ("gelu",)
-
-    @classmethod
-    def full(cls) -> Config:
-        """Depths 1 to 50, 8 seeds, width 256 (a minute or two on a laptop CPU)."""
-        return cls()
 
     @classmethod
     def quick(cls) -> Config:

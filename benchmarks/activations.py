@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from actlab import activations as A
+from actlab.io import write_json
 from actlab.timing import (
     calls_for,
     interleaved_medians,
@@ -329,9 +330,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"lowest % of copy (fwd): {least['activation']} at {least['MiB']} MiB: "
           f"{least['fwd % copy']}%")  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"environment": env, "copy": copies, "rows": rows,
-                       "overhead": overheads}, f, indent=2)  # fmt: skip
+        write_json(
+            args.json, {"environment": env, "copy": copies, "rows": rows, "overhead": overheads}
+        )
     if args.record:
         tables = [markdown_table(copies), markdown_table(table)]
         tables += [markdown_table(overheads)] if overheads else []

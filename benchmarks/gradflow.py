@@ -49,6 +49,7 @@ import jax
 import numpy as np
 
 from actlab.experiments import vanishing_gradients as vg
+from actlab.io import write_json
 
 try:
     from _timing import environment, markdown_table, select_device
@@ -226,9 +227,9 @@ def main(argv=None) -> list[dict]:
             r[f"vs {name}, cpu"] = round(ref["cpu s"] / max(r["cpu s"], 0.01), 1)
     print(markdown_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"environment": environment(device), "args": vars(args), "rows": rows}, f,
-                      indent=2)  # fmt: skip
+        write_json(
+            args.json, {"environment": environment(device), "args": vars(args), "rows": rows}
+        )
     return rows
 
 

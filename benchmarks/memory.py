@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from actlab.io import write_json
 from actlab.models import MLP
 
 try:
@@ -163,8 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
               "depth": args.depth, "classes": args.classes}, "batches": [b1, b2],
               "memory_analysis_fields": fields, "table": rows, "raw": raw}  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
     return result
 
 

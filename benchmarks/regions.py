@@ -22,12 +22,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 
@@ -113,14 +111,6 @@ def median_time(call: Callable[[], object], repeats: int) -> tuple[float, float,
     return statistics.median(walls), statistics.median(cpus), result
 
 
-def write_json(path: str, payload: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(handle.name, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
@@ -136,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax.numpy as jnp
 
     from actlab import __version__, regions
+    from actlab.io import write_json
 
     if args.device == "gpu" and jax.default_backend() != "gpu":
         print("no GPU found by JAX", file=sys.stderr)

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 
 from actlab import activations as A
+from actlab.io import write_json
 from actlab.timing import PASSES, Setting, activation_costs, ratios_to
 
 try:
@@ -116,8 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"environment": env, "settings": {k: dataclasses.asdict(s) for k, s in settings.items()},
               "costs": costs, "ratios": ratios, "table": rows}  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
     return result
 
 

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from actlab import activations as A
+from actlab.io import write_json
 from actlab.sweep import Grid, load, run
 
 try:
@@ -215,8 +216,7 @@ def main(argv=None) -> list[dict]:
             r[f"speed-up vs {mode}"] = round(total / max(r["total s"], 1e-9), 2)
     print(markdown_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"environment": environment(device), "rows": rows}, f, indent=2)
+        write_json(args.json, {"environment": environment(device), "rows": rows})
     return rows
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from typing import Any
 
@@ -33,6 +32,7 @@ from flax import nnx
 
 from actlab import activations as A
 from actlab import data, train
+from actlab.io import write_json
 from actlab.models import MLP, hidden_layers, output_layer
 from actlab.train import _loop  # the compiled chunk, timed on its own
 
@@ -352,8 +352,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"command": command, "environment": env, "steps": args.steps, "seeds": args.seeds,
               "ensemble": ensembles, "overhead": {"setup": what, **overhead}, "table": rows}  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
     return result
 
 

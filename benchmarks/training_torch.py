@@ -31,6 +31,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from actlab.io import write_json
 from actlab.models import MLP, hidden_layers, output_layer
 from actlab.timing import interleaved_medians
 
@@ -237,8 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"environment": env, "precision": {"jax": jax_precision, "torch": torch_precision},
               "steps": args.steps, "results": results, "table": rows}  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
     return result
 
 

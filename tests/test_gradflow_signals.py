@@ -356,7 +356,7 @@ def test_bad_input_raises_a_clear_error():
         (lambda: signals(layers, x, y, activation="tanh"), ValueError,
          "signals: readout: expected the readout of the .W, b. layers, received None"),
         (lambda: signals(model, x, y, activation="tanh"), ValueError,
-         "signals: activation and readout: expected None with an MLP"),
+         "signals: activation: expected None with an MLP"),
         (lambda: signals(nnx.Linear(6, 2, rngs=nnx.Rngs(0)), x, y), TypeError,
          "signals: network: expected an actlab.models.MLP or .W, b. layers, received Linear"),
         (lambda: signals(model, x, y, loss="hinge"), ValueError, "loss: expected one of"),

@@ -423,7 +423,7 @@ def test_layers_are_checked_once_for_every_consumer():
     with pytest.raises(ValueError, match="forward: activation: expected an activation to apply"):
         forward([(w, b)], jnp.ones((2, 3)))
     with pytest.raises(
-        ValueError, match="forward: activation and readout: expected None with an MLP"
+        ValueError, match="forward: activation: expected None with an MLP"
     ):
         forward(MLP(3, [4], 1, rngs=nnx.Rngs(0)), X, activation="relu")
 

@@ -33,7 +33,7 @@ from flax import nnx
 from jax.typing import ArrayLike
 
 from actlab.checks import floating_batch, message
-from actlab.models import MLP, Network, check_layers, forward
+from actlab.models import Network, check_layers, forward, is_mlp
 
 __all__ = ["JacobianSpectrum", "jacobian_spectrum"]
 
@@ -111,12 +111,7 @@ def jacobian_spectrum(
     """
     where = "jacobian_spectrum"
     include_readout = bool(include_readout)
-    if isinstance(network, MLP):
-        if activation is not None or readout is not None:
-            raise ValueError(
-                message("activation and readout", "None with an MLP (it has its own)",
-                        "a value", where=where)
-            )  # fmt: skip
+    if is_mlp(network, activation=activation, readout=readout, where=where):
         if not network.widths and not include_readout:
             raise ValueError(
                 message("network", "at least one hidden layer, or include_readout=True",

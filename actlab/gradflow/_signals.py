@@ -64,7 +64,7 @@ from jax.typing import ArrayLike
 
 from actlab import activations as A
 from actlab.checks import floating_batch, message
-from actlab.models import MLP, Network, check_layers, check_readout, forward
+from actlab.models import Network, check_layers, check_readout, forward, is_mlp
 from actlab.train import losses
 
 __all__ = ["Signals", "signals", "stack_signals"]
@@ -263,20 +263,10 @@ def signals(
     """
     where = "signals"
     losses.resolve(loss)
-    if isinstance(network, MLP):
-        if activation is not None or readout is not None:
-            raise ValueError(
-                message("activation and readout", "None with an MLP (it has its own)",
-                        "a value", where=where)
-            )  # fmt: skip
+    if is_mlp(network, activation=activation, readout=readout, where=where):
         x = floating_batch(x, features=network.in_features, where=where)
         graphdef, params, rest = nnx.split(network, nnx.Param, ...)
         return _model_signals(graphdef, params, rest, x, jnp.asarray(y), loss)
-    if isinstance(network, nnx.Module):
-        raise TypeError(
-            message("network", "an actlab.models.MLP or (W, b) layers", type(network).__name__,
-                    where=where)
-        )  # fmt: skip
     x = floating_batch(x, where=where)
     layers = check_layers(network, where=where, inputs=x.shape[1], allow_empty=True)
     for name, value in (("activation", activation), ("readout", readout)):

@@ -56,8 +56,8 @@ import numpy as np
 from flax import nnx
 from jax.typing import ArrayLike
 
-from actlab.checks import floating_batch, message, number, show
-from actlab.models import MLP, Network, check_layers, forward, layer_activations
+from actlab.checks import floating_batch, message, number
+from actlab.models import MLP, Network, check_layers, forward, is_mlp, layer_activations
 from actlab.train import Ensemble
 
 __all__ = ["SATURATION_THRESHOLD", "UnitStats", "ensemble_unit_stats", "unit_stats"]
@@ -187,23 +187,13 @@ def unit_stats(
     where = "unit_stats"
     _check_level("saturation_threshold", saturation_threshold, positive=True, where=where)
     _check_level("zero_tol", zero_tol, positive=False, where=where)
-    if isinstance(network, MLP):
-        if activation is not None:
-            raise ValueError(
-                message("activation", "None with an MLP (it uses its own)", show(activation),
-                        where=where)
-            )  # fmt: skip
+    if is_mlp(network, activation=activation, where=where):
         if not network.widths:
             raise ValueError(
                 message("network", "an MLP with a hidden layer", "widths=()", where=where)
             )
         x = floating_batch(x, features=network.in_features, where=where)
         return _mlp_stats(network, x, saturation_threshold, zero_tol)
-    if isinstance(network, nnx.Module):
-        raise TypeError(
-            message("network", "an actlab.models.MLP or (W, b) layers", type(network).__name__,
-                    where=where)
-        )  # fmt: skip
     layers = check_layers(network, where=where)
     acts = layer_activations(activation, len(layers), where=where)
     x = floating_batch(x, features=np.shape(layers[0][0])[0], where=where)

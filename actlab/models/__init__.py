@@ -25,6 +25,7 @@ from actlab.models._network import (
     check_layers,
     check_readout,
     forward,
+    is_mlp,
     layer_activations,
 )
 from actlab.models._trace import Trace
@@ -48,6 +49,7 @@ __all__ = [
     "default_sigma_w2",
     "forward",
     "hidden_layers",
+    "is_mlp",
     "kernel_init",
     "layer_activations",
     "output_layer",

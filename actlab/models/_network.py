@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 from jax.typing import ArrayLike
 
 from actlab import activations as A
@@ -135,6 +136,31 @@ def trace_layers(
     return run(steps, None if readout is None else affine(*readout), x, perturb)
 
 
+def is_mlp(network: Any, *, activation: Any = None, readout: Any = None, where: str) -> bool:
+    """Whether ``network`` is an :class:`MLP` (``False``: hidden layers as arrays).
+
+    Raises:
+      ValueError: an ``activation`` or ``readout`` given with an MLP (it has its own).
+      TypeError: another ``nnx.Module``.
+    """
+    if isinstance(network, MLP):
+        given = [
+            name for name, v in (("activation", activation), ("readout", readout)) if v is not None
+        ]
+        if given:
+            raise ValueError(
+                message(" and ".join(given), "None with an MLP (it has its own)", "a value",
+                        where=where)
+            )  # fmt: skip
+        return True
+    if isinstance(network, nnx.Module):
+        raise TypeError(
+            message("network", "an actlab.models.MLP or (W, b) layers", type(network).__name__,
+                    where=where)
+        )  # fmt: skip
+    return False
+
+
 def forward(
     network: Network,
     x: ArrayLike,
@@ -164,12 +190,7 @@ def forward(
       Array([[0.5, 1. ]], dtype=float32)
     """
     where = "forward"
-    if isinstance(network, MLP):
-        if activation is not None or readout is not None:
-            raise ValueError(
-                message("activation and readout", "None with an MLP (it has its own)",
-                        "a value", where=where)
-            )  # fmt: skip
+    if is_mlp(network, activation=activation, readout=readout, where=where):
         return network.trace(x, perturb=perturb)
     x = jnp.asarray(x)
     inputs = x.shape[-1] if x.ndim else None

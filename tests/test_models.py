@@ -422,9 +422,7 @@ def test_layers_are_checked_once_for_every_consumer():
         check_readout((jnp.ones((5, 1)), jnp.zeros(1)), inputs=4)
     with pytest.raises(ValueError, match="forward: activation: expected an activation to apply"):
         forward([(w, b)], jnp.ones((2, 3)))
-    with pytest.raises(
-        ValueError, match="forward: activation: expected None with an MLP"
-    ):
+    with pytest.raises(ValueError, match="forward: activation: expected None with an MLP"):
         forward(MLP(3, [4], 1, rngs=nnx.Rngs(0)), X, activation="relu")
 
 

@@ -4,8 +4,13 @@ polygons at once (NumPy, float64).
 Each polygon carries the affine map of the current layer's pre-activations,
 :math:`z = [s, t, 1] C` with ``C`` of shape ``(3, width)``, and a companion :math:`M \ge |C|`
 built from absolute values, :math:`M_l = (|\sigma'| M_{l-1} + |c|) |W_l| + |b_l|`, which bounds
-the size of every term summed to make ``C`` and so the rounding of ``z``: a vertex is *on* the
-line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([|s|, |t|, 1] M_j)``.
+the size of every term summed to make ``C`` and so the rounding of ``z``. A vertex is itself
+computed (where an edge crosses a line), so its coordinates carry rounding too, of the order of
+the box's size ``R`` (its largest coordinate) times the machine epsilon. A vertex is *on* the
+line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([|s| + R, |t| + R, 1] M_j)``: within
+``rtol`` of the rounding that its value and its position can carry. So a repeated line, or a line
+through a computed vertex, finds the vertex on it (without the ``R`` terms, a vertex computed
+``1e-16`` off a zero-bias line would be cut again into a polygon of area ``1e-33``).
 
 Layer by layer, every polygon with vertices strictly on both sides of one of the layer's lines
 (beyond the tolerance) is cut in two (Sutherland-Hodgman on padded vertex arrays, vectorised over
@@ -59,7 +64,7 @@ class _Polygons:
         self.size = new
 
 
-def _line_values(vertices, coef, scale, rtol):
+def _line_values(vertices, coef, scale, rtol, spread):
     """Values ``z - k`` of one line at the vertices, and their tolerances, ``(P, V)`` each.
 
     ``vertices``: ``(P, V, 2)``; ``coef``, ``scale``: ``(P, 3)`` (the line's ``C`` column with the
@@ -67,7 +72,9 @@ def _line_values(vertices, coef, scale, rtol):
     """
     s, t = vertices[..., 0], vertices[..., 1]
     values = s * coef[:, :1] + t * coef[:, 1:2] + coef[:, 2:]
-    tol = rtol * (np.abs(s) * scale[:, :1] + np.abs(t) * scale[:, 1:2] + scale[:, 2:])
+    tol = rtol * (
+        (np.abs(s) + spread) * scale[:, :1] + (np.abs(t) + spread) * scale[:, 1:2] + scale[:, 2:]
+    )
     return values, tol
 
 
@@ -109,7 +116,7 @@ def _discs(vertices, count):
     return center, radius
 
 
-def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol):
+def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol, spread):
     """Test polygons ``poly`` against lines ``line`` (pairs); record which side each lies on.
 
     Line ``l`` is ``z_j = k`` for unit ``j = l // len(kinks)`` and kink ``k = kinks[l % len]``.
@@ -120,7 +127,7 @@ def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol):
     unit, which = np.divmod(line, len(kinks))
     columns = coef[parent[poly], :, unit]
     columns[:, 2] -= np.asarray(kinks)[which]
-    z, tol = _line_values(vertices[poly], columns, scale[parent[poly], :, unit], rtol)
+    z, tol = _line_values(vertices[poly], columns, scale[parent[poly], :, unit], rtol, spread)
     beyond = np.any(z > tol, axis=1)
     polygons.above[poly, unit, which] = beyond
     cut = beyond & np.any(z < -tol, axis=1)
@@ -145,7 +152,7 @@ def _cut(polygons: _Polygons, poly, line, z, tol, kinks) -> np.ndarray:
     return np.arange(first, polygons.size)
 
 
-def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol) -> None:
+def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread) -> None:
     """Cut every polygon by every line ``z_j = k`` of one layer (in place), and record on which
     side of each line every resulting polygon lies (``polygons.above``).
 
@@ -159,13 +166,13 @@ def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol) -> None:
     center, radius = _discs(vertices, count)
     z_center = np.einsum("pk,pkn->pn", center, coef[:, :2]) + coef[:, 2]
     reach = radius[:, None] * np.hypot(coef[:, 0], coef[:, 1])
-    reach += rtol * np.einsum("pk,pkn->pn", np.abs(center) + radius[:, None], scale[:, :2])
+    reach += rtol * np.einsum("pk,pkn->pn", np.abs(center) + radius[:, None] + spread, scale[:, :2])
     reach += rtol * scale[:, 2]
     polygons.above = np.zeros((len(polygons.count), coef.shape[2], len(kinks)), bool)
     polygons.above[: polygons.size] = z_center[..., None] > np.asarray(kinks)
     may_cut = np.abs(z_center[..., None] - np.asarray(kinks)) <= reach[..., None]
     poly, line = np.nonzero(may_cut.reshape(len(count), -1))  # sorted by polygon
-    pending = _test(polygons, poly, line, coef, scale, kinks, rtol)
+    pending = _test(polygons, poly, line, coef, scale, kinks, rtol, spread)
     while pending[0].size:
         poly, line, z, tol = pending
         first = np.ones(poly.size, bool)
@@ -176,7 +183,7 @@ def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol) -> None:
         poly = np.concatenate([rest_poly, rest_upper])
         line = np.concatenate([rest_line, rest_line])
         order = np.lexsort((line, poly))
-        pending = _test(polygons, poly[order], line[order], coef, scale, kinks, rtol)
+        pending = _test(polygons, poly[order], line[order], coef, scale, kinks, rtol, spread)
 
 
 def _pad(vertices: np.ndarray, width: int) -> np.ndarray:
@@ -215,6 +222,7 @@ def partition(
     the last layer's output maps ``(P, 3, width)``.
     """
     (s0, s1), (t0, t1) = box
+    spread = float(np.abs(box).max())  # vertex coordinates are known to rtol times this
     square = np.array([[[s0, t0], [s1, t0], [s1, t1], [s0, t1], [s0, t0]]])
     polygons = _Polygons(square, np.array([4]), np.array([0]), np.zeros((1, 0, 0), bool), size=1)
     # input map x = [s, t, 1] @ [basis; origin] and its absolute companion
@@ -227,7 +235,7 @@ def partition(
         scale = (maps_scale.reshape(-1, weight.shape[0]) @ np.abs(weight)).reshape(coef.shape)
         scale[:, 2] += np.abs(bias)
         polygons.parent[: polygons.size] = np.arange(polygons.size)
-        _split_layer(polygons, coef, scale, pwl.kinks, rtol)
+        _split_layer(polygons, coef, scale, pwl.kinks, rtol, spread)
         _, _, parent = polygons.view()
         piece = polygons.above[: polygons.size].sum(axis=2, dtype=np.int8)
         pieces.append(piece)

@@ -12,8 +12,13 @@ every pre-activation is affine in ``t``. One step of a lane, at the start ``t`` 
 3. the region counts when its pattern differs from the previous region's.
 
 A unit within ``tol`` of a kink is *on* it: its value is snapped to the kink, so every later layer
-sees the same point. ``tol = rtol * (|h| |W_{:, i}| + |b_i|)`` bounds the rounding of the dot
-product that produced it; slopes within ``rtol * |dh| |W_{:, i}|`` of zero count as zero.
+sees the same point. ``tol = rtol * ((|h| + |dh|) |W_{:, i}| + |b_i|)`` bounds the rounding of
+the dot product that produced it (the ``|h|`` term) and of the point itself, known to about
+``rtol`` in ``t`` (the ``|dh|`` term: without it, near a zero-bias unit's kink at the origin the
+tolerance would vanish, and a step that stops ``1e-16`` short of two coincident kinks would start
+a region ``1e-15`` long). Slopes within ``rtol * |dh| |W_{:, i}|`` of zero count as zero, and a
+region that would begin within ``rtol`` of the segment's end is the end: a kink reached exactly at
+the end point starts no region.
 
 Lanes share the work through a queue: ``lanes`` segments are walked side by side (``vmap``) inside
 one ``lax.while_loop``, and a lane that finishes takes the next segment at once (its next step is
@@ -54,7 +59,8 @@ def _on_layer(v, s, h, dh, weight, bias, pwl: PiecewiseLinear, rtol: float):
     Pieces are selected arithmetically (gathers are slow on CPU inside loops).
     """
     column_norm = jnp.linalg.norm(weight, axis=0)
-    tol_v = rtol * (jnp.linalg.norm(h) * column_norm + jnp.abs(bias))
+    # the point is known to about rtol in t, so h to rtol * |dh| besides its own rounding
+    tol_v = rtol * ((jnp.linalg.norm(h) + jnp.linalg.norm(dh)) * column_norm + jnp.abs(bias))
     tol_s = rtol * jnp.linalg.norm(dh) * column_norm
     s = jnp.where(jnp.abs(s) <= tol_s, 0.0, s)
     above = []
@@ -124,7 +130,9 @@ def _advance(state: _Lanes, layers, starts, ends, pwl, rtol, min_step) -> _Lanes
     pattern, length = jax.vmap(lambda x, dx: _region(layers, x, dx, pwl, rtol))(
         a + t_next[:, None] * (b - a), b - a
     )
-    inside = busy & (t_next < 1.0)
+    # positions along the segment are known to about rtol: a region that would begin within
+    # that of the end is the end (a kink reached at the end point starts no region)
+    inside = busy & (t_next < 1.0 - rtol)
     differs = [jnp.any(p != q, axis=1) for p, q in zip(pattern, state.pattern, strict=True)]
     changed = inside & ~state.fresh & jnp.any(jnp.stack(differs), axis=0)
     count = jnp.where(state.fresh, 1, state.count + changed.astype(jnp.int32))
@@ -152,14 +160,15 @@ def _advance(state: _Lanes, layers, starts, ends, pwl, rtol, min_step) -> _Lanes
 @functools.partial(
     jax.jit, static_argnames=("pwl", "rtol", "min_step", "max_steps", "lanes", "max_breaks")
 )
-def walk(layers, starts, ends, *, pwl, rtol, min_step, max_steps, lanes, max_breaks):
-    """Region counts of all segments ``[starts[i], ends[i]]``.
+def walk(layers, starts, ends, segments, *, pwl, rtol, min_step, max_steps, lanes, max_breaks):
+    """Region counts of the first ``segments`` (a traced int) segments ``[starts[i], ends[i]]``
+    (the rows beyond are padding, never walked: one compilation serves every count).
 
-    Returns ``(counts, breaks, finished)``: int32 counts ``(segments,)``, the breakpoints
-    ``(segments, max_breaks)`` (NaN-padded), and whether every segment was walked to its end within
+    Returns ``(counts, breaks, finished)``: int32 counts ``(rows,)``, the breakpoints
+    ``(rows, max_breaks)`` (NaN-padded), and whether every segment was walked to its end within
     ``max_steps`` loop iterations.
     """
-    segments = starts.shape[0]
+    rows = starts.shape[0]
     dtype = starts.dtype
     state = _Lanes(
         segment=jnp.full((lanes,), -1, jnp.int32),
@@ -169,8 +178,8 @@ def walk(layers, starts, ends, *, pwl, rtol, min_step, max_steps, lanes, max_bre
         count=jnp.ones((lanes,), jnp.int32),
         pattern=tuple(jnp.zeros((lanes, weight.shape[1]), jnp.int8) for weight, _ in layers),
         queued=jnp.zeros((), jnp.int32),
-        counts=jnp.zeros((segments,), jnp.int32),
-        breaks=jnp.full((segments, max_breaks), jnp.nan, dtype),
+        counts=jnp.zeros((rows,), jnp.int32),
+        breaks=jnp.full((rows, max_breaks), jnp.nan, dtype),
     )
 
     def cond(carry):

@@ -5,9 +5,12 @@ two-dimensional input and no basis it is the input plane itself. Every hidden un
 each activation region of the layers before it, so the regions are convex polygons, found by
 cutting the box with each unit's kink lines, layer by layer (:mod:`actlab.regions._polygons`).
 
-Float64 throughout; a vertex within ``rtol`` (default ``1e-11``) times the rounding scale of a
-pre-activation counts as on its line, so lines through existing vertices, along existing edges,
-repeated lines and units that touch a kink without crossing add no regions. Areas sum to the box
+Float64 throughout; a vertex within ``rtol`` (default ``1e-11``) times the rounding its value and
+its computed position can carry counts as on the line (:mod:`actlab.regions._polygons`), so lines
+through existing vertices, along existing edges, repeated and opposite lines, box edges on kink
+lines and units that touch a kink without crossing add no regions, and no polygon has zero area
+(checked against an exact count in rational arithmetic on hundreds of degenerate networks).
+Areas sum to the box
 area up to rounding (relative error around ``1e-12``).
 
 *Activation regions* are the polygons: each has its own pattern (the piece index of every unit,

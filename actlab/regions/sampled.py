@@ -29,6 +29,7 @@ from actlab import activations as A
 from actlab.checks import integer, message, number
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._padding import pad_layers
 from actlab.regions._validate import check_box, check_layers
 
 __all__ = ["count_sampled", "grid_points", "uniform_points"]
@@ -131,9 +132,16 @@ def count_sampled(
     batch = min(batch, 1 << (n - 1).bit_length())
     padded = -(-n // batch) * batch
     direction, multipliers = _constants(dim, [weight.shape[1] for weight, _ in checked])
+    # widths padded to a few shapes (one compilation serves many networks): a padded unit is in
+    # piece 0 everywhere, which adds nothing to the hash
+    padded_layers = pad_layers(checked, pwl, inputs=False)
+    multipliers = tuple(
+        np.pad(m, (0, w.shape[1] - m.size), constant_values=1)
+        for m, (w, _) in zip(multipliers, padded_layers, strict=True)
+    )
     with jax.enable_x64(True):
         count, finite = _distinct(
-            tuple((jnp.asarray(w), jnp.asarray(b)) for w, b in checked),
+            tuple((jnp.asarray(w), jnp.asarray(b)) for w, b in padded_layers),
             tuple(jnp.asarray(m) for m in multipliers),
             jnp.asarray(direction),
             _pad_points(jnp.asarray(points, dtype=jnp.float64), padded),

@@ -12,6 +12,8 @@ pre-activation exceeds exactly ``p`` kinks (for ReLU: on when ``> 0``).
   and the regions met in order with their patterns.
 - :func:`partition_plane`, :func:`count_plane`: the exact partition of a box of a 2D slice into
   convex polygons, with patterns, affine maps and areas; activation and linear region counts.
+- :func:`partition_space`, :func:`count_space`: the exact partition of a box of the whole input
+  space (dimension up to about 6) into convex polytopes, with facets, neighbours and linear regions.
 - :func:`slice_through`: the slice through three data points.
 - :func:`count_sampled`, :func:`grid_points`, :func:`uniform_points`: lower bounds from samples.
 - :mod:`~actlab.regions.bounds`: Zaslavsky, Montufar and Serra bounds, exact integers.
@@ -31,19 +33,24 @@ from actlab.regions.line import LinePartition, count_line, count_lines, partitio
 from actlab.regions.plane import PlanePartition, count_plane, partition_plane
 from actlab.regions.sampled import count_sampled, grid_points, uniform_points
 from actlab.regions.slices import PlaneSlice, slice_through
+from actlab.regions.space import RegionLimitError, SpacePartition, count_space, partition_space
 
 __all__ = [
     "LinePartition",
     "PlanePartition",
     "PlaneSlice",
+    "RegionLimitError",
+    "SpacePartition",
     "bounds",
     "count_line",
     "count_lines",
     "count_plane",
     "count_sampled",
+    "count_space",
     "grid_points",
     "partition_line",
     "partition_plane",
+    "partition_space",
     "sawtooth",
     "slice_through",
     "tent_map",

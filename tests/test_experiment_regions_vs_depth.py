@@ -23,6 +23,10 @@ SMALL = regions_vs_depth.Config(
     segments=32,
     slices=1,
     resolution=48,
+    space_dims=(3,),
+    space_widths=((10,),),
+    space_depths=(1, 2),
+    space_train_depths=(),
 )
 
 
@@ -32,10 +36,12 @@ def small_run(tmp_path_factory):
     return out, regions_vs_depth.run(out, config=SMALL)
 
 
-def test_run_writes_json_and_both_figures_as_png_and_svg(small_run):
+def test_run_writes_json_and_every_figure_as_png_and_svg(small_run):
     out, result = small_run
     names = sorted(p.name for p in out.iterdir())
     assert names == [
+        "regions_full_space.png",
+        "regions_full_space.svg",
         "regions_vs_depth.json",
         "regions_vs_depth.png",
         "regions_vs_depth.svg",
@@ -47,14 +53,14 @@ def test_run_writes_json_and_both_figures_as_png_and_svg(small_run):
     for svg in out.glob("*.svg"):
         assert ET.parse(svg).getroot().tag.endswith("svg")
     assert json.loads((out / "regions_vs_depth.json").read_text()) == json.loads(json.dumps(result))
-    assert result["figures"] == [n for n in names if not n.endswith(".json")]
+    assert sorted(result["figures"]) == [n for n in names if not n.endswith(".json")]
 
 
 def test_result_is_a_report_section_whose_claims_all_hold(small_run):
     _, result = small_run
     assert result["title"] and "Hanin and Rolnick" in result["summary"]
     assert result["claims"] == {name: True for name in result["claims"]}
-    assert len(result["claims"]) == 7
+    assert len(result["claims"]) == 9
     assert {row["claim holds"] for row in result["table"]} <= {"yes", "-"}
 
 
@@ -86,6 +92,37 @@ def test_quick_preset_trains_on_moons_and_digits_and_every_claim_holds(tmp_path)
                 row = trained[f"trained_{kind}", width, depth]
                 assert len(row["accuracy"]) == cfg.seeds and min(row["accuracy"]) > chance + 0.3
     assert "Training changes plane counts" in result["summary"]
+    space = {(r["condition"], r["dim"], r["width"], r["depth"]): r for r in result["space"]["rows"]}
+    for dim, widths in zip(cfg.space_dims, cfg.space_widths, strict=True):
+        for width in widths:
+            for depth in cfg.space_train_depths:
+                row = space["trained_space", dim, width, depth]
+                assert len(row["accuracy"]) == cfg.seeds and min(row["accuracy"]) > 0.25 + 0.3
+    assert "Training on the blobs changes the whole-space count" in result["summary"]
+
+
+def test_whole_space_counts_sit_below_the_bounds_and_grow_like_n_to_the_d(small_run):
+    _, result = small_run
+    space = result["space"]
+    rows = sorted(space["rows"], key=lambda r: r["depth"])
+    assert [(r["condition"], r["dim"], r["width"], r["depth"]) for r in rows] == [
+        ("init_space", 3, 10, 1),
+        ("init_space", 3, 10, 2),
+    ]
+    for row in rows:
+        bound = space["bounds"][f"d3_10x{row['depth']}"]
+        assert bound == {
+            "serra_upper": regions.bounds.serra_upper(3, [10] * row["depth"]),
+            "arrangement": regions.bounds.zaslavsky(10 * row["depth"], 3),
+        }
+        assert len(row["space_counts"]) == len(row["slice_counts"]) == SMALL.seeds
+        assert max(row["space_counts"]) <= bound["serra_upper"]
+        assert 1 <= row["slice"]["min"] and row["space"]["min"] > row["slice"]["max"] / 10
+    # one layer: at most the arrangement of its 10 planes (in general position, 176 regions)
+    assert max(rows[0]["space_counts"]) <= 176
+    two_point = math.log(rows[1]["space"]["mean"] / rows[0]["space"]["mean"]) / math.log(2)
+    assert space["slopes"]["3"]["space"] == pytest.approx(two_point)
+    assert space["slopes"]["3"]["arrangement"] == pytest.approx(math.log(1351 / 176) / math.log(2))
 
 
 def test_counts_sit_between_the_grid_estimate_and_the_bounds(small_run):
@@ -129,5 +166,9 @@ def test_run_rejects_bad_arguments(tmp_path):
         regions_vs_depth.run(tmp_path, config={"widths": (8,)})
     with pytest.raises(ValueError, match="train_depths: expected a subset"):
         regions_vs_depth.run(tmp_path, config=regions_vs_depth.Config(train_depths=(11,)))
+    with pytest.raises(ValueError, match="space_train_depths: expected a subset"):
+        regions_vs_depth.run(tmp_path, config=regions_vs_depth.Config(space_train_depths=(4,)))
+    with pytest.raises(ValueError, match="one tuple of widths per dimension"):
+        regions_vs_depth.run(tmp_path, config=regions_vs_depth.Config(space_dims=(3, 4, 5)))
     with pytest.raises(ValueError, match="sigma_b2"):
         regions_vs_depth.run(tmp_path, config=regions_vs_depth.Config(sigma_b2=0.0))

@@ -4,8 +4,9 @@ The claims (DESIGN.md, reference results): the exact number of activation region
 network met by a segment or a plane lies below the upper bounds of Montufar (2017) and Serra et al.
 (2018), which grow exponentially with depth, and some networks (the tent map, width 2) do reach
 ``2^L`` regions on a segment. At random initialisation, though, counts grow only about linearly in
-the number of neurons ``N`` along a segment and quadratically on a plane (Hanin and Rolnick, 2019),
-far below the bounds; sampling on a grid never finds more regions than the exact count.
+the number of neurons ``N`` along a segment, quadratically on a plane and like ``N^d`` in the whole
+``d``-dimensional input space (Hanin and Rolnick, 2019), far below the bounds; sampling on a grid
+never finds more regions than the exact count.
 
 :func:`run` builds ReLU networks of every width and depth with He weights and small random biases
 (``sigma_b2``; with zero biases every kink set of a 2D input passes through the origin and the plane
@@ -20,9 +21,15 @@ count falls to about ``N`` cones, measured as a contrast), trains copies on ``mo
 - the bounds ``serra_upper`` and ``montufar_upper`` (``n0 = 1`` for a segment, ``2`` for a plane)
   and the tent map's count (``tent_map``) at every depth.
 
-It writes ``regions_vs_depth.json`` and two figures (PNG and SVG): ``regions_vs_depth`` (counts
-against depth on a log scale, one column per width, segments above and planes below) and
-``regions_vs_neurons`` (counts at initialisation against ``N`` on log-log axes, with fitted slopes).
+In the whole input space (``space_dims``, 3 and 4) it counts the exact regions of the box around
+Gaussian blobs (``count_space``) at initialisation and after training on them, beside a 2D slice
+through three data points, ``serra_upper`` and the ``zaslavsky(N, d)`` regions of ``N`` hyperplanes
+in general position (which grow like ``N^d / d!``), and fits the exponent of ``N``.
+
+It writes ``regions_vs_depth.json`` and three figures (PNG and SVG): ``regions_vs_depth`` (counts
+against depth on a log scale, one column per width, segments above and planes below),
+``regions_vs_neurons`` (counts at initialisation against ``N`` on log-log axes, with fitted slopes)
+and ``regions_full_space`` (whole-space counts against ``N``, one panel per dimension).
 
 Example::
 
@@ -49,7 +56,7 @@ import optax
 from actlab import data
 from actlab.experiments import _setup
 from actlab.experiments.regions_vs_depth._config import CONDITIONS, NAME, ZERO_BIAS, Config
-from actlab.experiments.regions_vs_depth._figures import depth_figure, neuron_figure
+from actlab.experiments.regions_vs_depth._figures import depth_figure, neuron_figure, space_figure
 from actlab.experiments.regions_vs_depth._measure import (
     Task,
     architecture,
@@ -59,6 +66,12 @@ from actlab.experiments.regions_vs_depth._measure import (
 )
 from actlab.experiments.regions_vs_depth._measure import bounds as region_bounds
 from actlab.experiments.regions_vs_depth._report import claims, slope, summary, table
+from actlab.experiments.regions_vs_depth._space import (
+    space_architecture,
+    space_bounds,
+    space_slopes,
+    space_task,
+)
 
 __all__ = ["CONDITIONS", "ZERO_BIAS", "Config", "run"]
 
@@ -71,8 +84,9 @@ def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
     architecture, with the segment counts' ``line`` statistics (mean, std, min, p10, median,
     p90, max over segments and seeds), the ``plane`` statistics, every exact plane count and
     grid estimate, and the trained networks' test accuracies; ``bounds`` per architecture
-    (``"<width>x<depth>"``, exact integers); ``tent_map`` counts; and the log-log ``slopes`` of
-    mean counts against the number of neurons.
+    (``"<width>x<depth>"``, exact integers); ``tent_map`` counts; the log-log ``slopes`` of
+    mean counts against the number of neurons; and ``space``: the whole-space ``rows``
+    (``init_space``, ``trained_space``), ``bounds`` and ``slopes`` (see :func:`_whole_space`).
     """
     rng = np.random.default_rng(seed)
     tx = optax.adam(cfg.learning_rate)  # one object: every run of a shape shares compiled code
@@ -98,10 +112,26 @@ def run(cfg: Config, seed: int, out: Path) -> dict[str, Any]:
         for what in ("line", "plane")
     }
     found = {"rows": rows, "bounds": bounds, "tent_map": tent, "slopes": slopes}
-    found["claims"] = claims(rows, bounds, tent, slopes, cfg)
+    found["space"] = _whole_space(cfg, seed, tx)
+    found["claims"] = claims(found, cfg)
     return _setup.finish(
         out, NAME, cfg, seed=seed, title="Linear regions against depth and width",
         summary=summary(found, cfg), table=table(found, cfg), claims=found["claims"],
-        figures={NAME: depth_figure(found, cfg), "regions_vs_neurons": neuron_figure(found, cfg)},
-        data={k: found[k] for k in ("rows", "bounds", "tent_map", "slopes")},
+        figures={NAME: depth_figure(found, cfg), "regions_vs_neurons": neuron_figure(found, cfg),
+                 "regions_full_space": space_figure(found["space"], cfg)},
+        data={k: found[k] for k in ("rows", "bounds", "tent_map", "slopes", "space")},
     )  # fmt: skip
+
+
+def _whole_space(cfg: Config, seed: int, tx: Any) -> dict[str, Any]:
+    """Rows of exact whole-space counts in every ``cfg.space_dims``, their bounds (keyed
+    ``"d<dim>_<width>x<depth>"``) and fitted slopes (keyed by the dimension)."""
+    rows, bounds = [], {}
+    for dim, widths in zip(cfg.space_dims, cfg.space_widths, strict=True):
+        task = space_task(dim, cfg, seed)
+        for width in widths:
+            for depth in cfg.space_depths:
+                rows += space_architecture(width, depth, task, cfg, seed, tx)
+                bounds[f"d{dim}_{width}x{depth}"] = space_bounds(dim, width, depth)
+    slopes = {str(dim): space_slopes(rows, dim) for dim in cfg.space_dims}
+    return {"rows": rows, "bounds": bounds, "slopes": slopes}

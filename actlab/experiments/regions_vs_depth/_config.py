@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from actlab.experiments._setup import Presets
+from actlab.regions.space import MAX_DIMENSION
 
 NAME = "regions_vs_depth"
 CONDITIONS = ("init_2d", "trained_2d", "init_digits", "trained_digits")
@@ -30,6 +31,12 @@ class Config(Presets):
       segments: segments (between random pairs of training points) per network.
       slices: digits planes (through three training images) per network.
       resolution: grid cells per axis of the sampled estimate.
+      space_dims: input dimensions of the whole-space counts (Gaussian blobs, ``count_space``).
+      space_widths: per entry of ``space_dims``, the widths measured there.
+      space_depths: numbers of hidden layers of the whole-space networks.
+      space_train_depths: the depths also trained on the blobs (every width).
+      space_n: blobs training points (as many test points).
+      space_steps: full-batch Adam steps on the blobs.
     """
 
     widths: tuple[int, ...] = (8, 16, 32)
@@ -46,10 +53,17 @@ class Config(Presets):
     segments: int = 512
     slices: int = 3
     resolution: int = 256
+    space_dims: tuple[int, ...] = (3, 4)
+    space_widths: tuple[tuple[int, ...], ...] = ((6, 10, 14), (6, 8, 10))
+    space_depths: tuple[int, ...] = (1, 2, 3)
+    space_train_depths: tuple[int, ...] = (1, 2, 3)
+    space_n: int = 400
+    space_steps: int = 400
 
     @classmethod
     def quick(cls) -> Config:
-        """Seconds: width 16 at three depths, trained at depth 2 only."""
+        """Seconds: width 16 at three depths, trained at depth 2 only; the whole-space counts
+        (a few seconds) at every size, trained at depth 2."""
         return cls(
             widths=(16,),
             depths=(1, 2, 4),
@@ -62,6 +76,9 @@ class Config(Presets):
             segments=64,
             slices=1,
             resolution=96,
+            space_train_depths=(2,),
+            space_n=200,
+            space_steps=200,
         )
 
     def check(self) -> None:
@@ -77,7 +94,27 @@ class Config(Presets):
                 raise ValueError(
                     f"Config: {name}: expected a subset of {among}, received {getattr(self, name)!r}"
                 )
-        for name in ("seeds", "n", "steps_2d", "steps_digits", "segments", "slices"):
+        if len(self.space_widths) != len(self.space_dims) or any(
+            d not in range(1, MAX_DIMENSION + 1) for d in self.space_dims
+        ):
+            raise ValueError(
+                f"Config: space_dims, space_widths: expected input dimensions in 1.."
+                f"{MAX_DIMENSION} and one tuple of widths per dimension, received "
+                f"{self.space_dims!r} and {self.space_widths!r}"
+            )
+        for name, values in [("space_depths", self.space_depths),
+                             *(("space_widths", w) for w in self.space_widths)]:  # fmt: skip
+            if not values or any(not isinstance(v, int) or v < 1 for v in values):
+                raise ValueError(
+                    f"Config: {name}: expected a non-empty tuple of ints >= 1, received {values!r}"
+                )
+        if not set(self.space_train_depths) <= set(self.space_depths):
+            raise ValueError(
+                f"Config: space_train_depths: expected a subset of {self.space_depths}, received "
+                f"{self.space_train_depths!r}"
+            )
+        for name in ("seeds", "n", "steps_2d", "steps_digits", "segments", "slices", "space_n",
+                     "space_steps"):  # fmt: skip
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(
                     f"Config: {name}: expected an int >= 1, received {getattr(self, name)!r}"

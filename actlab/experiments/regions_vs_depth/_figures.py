@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, StrMethodFormatter
 
+from actlab import regions
 from actlab.experiments.regions_vs_depth._config import CONDITIONS, ZERO_BIAS, Config
 
 _STYLE = {
@@ -86,6 +87,14 @@ def depth_figure(result: dict[str, Any], cfg: Config) -> Figure:
     return fig
 
 
+def _fitted(ax, neurons, counts, slope: float, **style) -> None:
+    """The line ``c N^slope`` through ``(neurons, counts)`` (least squares in ``log c``)."""
+    n = np.asarray(neurons, dtype=float)
+    intercept = np.mean(np.log(counts) - slope * np.log(n))
+    grid = np.unique(n)
+    ax.plot(grid, np.exp(intercept) * grid**slope, lw=1.2, **style)
+
+
 def neuron_figure(result: dict[str, Any], cfg: Config) -> Figure:
     rows, slopes = result["rows"], result["slopes"]
     fig = Figure(figsize=(10.5, 4.6), layout="constrained")
@@ -110,14 +119,11 @@ def neuron_figure(result: dict[str, Any], cfg: Config) -> Figure:
                     alpha=0.6 if faint else 0.9,
                 )
             slope = slopes.get(f"{condition}_{what}")
-            neurons = np.array(sorted({r["neurons"] for r in picked}), dtype=float)
             counts = np.array([r[what]["mean"] for r in picked])
             label = style["label"]
             if slope is not None and not faint:
-                n_all = np.array([r["neurons"] for r in picked], dtype=float)
-                intercept = np.mean(np.log(counts) - slope * np.log(n_all))
-                ax.plot(neurons, np.exp(intercept) * neurons**slope, color=style["color"],
-                        ls=style["ls"], lw=1.2)  # fmt: skip
+                n_all = [r["neurons"] for r in picked]
+                _fitted(ax, n_all, counts, slope, color=style["color"], ls=style["ls"])
                 label += f": slope {slope:.2f}"
             ax.plot([], [], color=style["color"], ls=style["ls"], marker="o",
                     mfc="none" if faint else style["color"], label=label)  # fmt: skip
@@ -137,4 +143,57 @@ def neuron_figure(result: dict[str, Any], cfg: Config) -> Figure:
                      fontsize=9)  # fmt: skip
         ax.legend(fontsize=7)
     fig.suptitle("Regions against the number of neurons (filled: initialisation, open: trained)")
+    return fig
+
+
+def space_figure(space: dict[str, Any], cfg: Config) -> Figure:
+    """Whole-space counts against ``N`` on log-log axes, one panel per input dimension: each
+    network's mean at initialisation (filled) and after training (open), the fitted slope, and
+    the arrangement of ``N`` hyperplanes in general position (``N^d / d!`` as ``N`` grows)."""
+    rows, slopes = space["rows"], space["slopes"]
+    fig = Figure(figsize=(5.0 * len(cfg.space_dims), 4.6), layout="constrained")
+    axes = fig.subplots(1, len(cfg.space_dims), squeeze=False)[0]
+    for ax, dim, widths in zip(axes, cfg.space_dims, cfg.space_widths, strict=True):
+        for condition, color in (("init_space", "#4c72b0"), ("trained_space", "#dd8452")):
+            faint = condition == "trained_space"
+            for k, width in enumerate(widths):
+                series = [r for r in rows if r["condition"] == condition and r["dim"] == dim
+                          and r["width"] == width]  # fmt: skip
+                ax.plot(
+                    [r["neurons"] for r in series], [r["space"]["mean"] for r in series],
+                    ls="none", marker=_WIDTH_MARKERS[k % len(_WIDTH_MARKERS)], color=color,
+                    mfc="none" if faint else color, ms=5,
+                )  # fmt: skip
+                if not faint:
+                    ax.plot([r["neurons"] for r in series], [r["slice"]["mean"] for r in series],
+                            ls="none", marker="x", ms=4, color="0.4")  # fmt: skip
+        init = [r for r in rows if r["condition"] == "init_space" and r["dim"] == dim]
+        neurons = np.array(sorted({r["neurons"] for r in init}), dtype=float)
+        fitted = slopes[str(dim)]
+        if fitted["space"] is not None:
+            _fitted(ax, [r["neurons"] for r in init], [r["space"]["mean"] for r in init],
+                    fitted["space"], color="#4c72b0", label=f"init: slope {fitted['space']:.2f}")  # fmt: skip
+        grid = np.arange(int(neurons.min()), int(neurons.max()) + 1)
+        arrangement = [regions.bounds.zaslavsky(int(n), dim) for n in grid]
+        slope_text = "" if fitted["arrangement"] is None else f": slope {fitted['arrangement']:.2f}"
+        ax.plot(grid, arrangement, color="k", ls="--", lw=1,
+                label=f"N hyperplanes in general position{slope_text}")  # fmt: skip
+        ax.plot(
+            [], [], ls="none", marker="o", color="#dd8452", mfc="none", label="trained on blobs"
+        )
+        ax.plot([], [], ls="none", marker="x", color="0.4", label="init, 2D slice through the data")
+        for k, width in enumerate(widths):
+            ax.plot([], [], ls="none", marker=_WIDTH_MARKERS[k % len(_WIDTH_MARKERS)], color="k",
+                    mfc="none", label=f"width {width}")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("neurons N = width x depth")
+        ax.set_ylabel("activation regions in the box around the data")
+        ax.set_title(f"d = {dim}: Hanin-Rolnick predict ~ N^{dim}", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.suptitle("Exact regions of the whole input space against the number of neurons")
     return fig

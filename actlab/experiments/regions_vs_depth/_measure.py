@@ -76,11 +76,11 @@ def _measure(layers: Layers, probes: Probes, sampled: bool = True) -> dict[str, 
     return {"line": lines.tolist(), "plane": planes, "sampled": estimates}
 
 
-def _numpy_layers(model: MLP) -> Layers:
+def numpy_layers(model: MLP) -> Layers:
     return [(np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in hidden_layers(model)]
 
 
-def _summarise(counts: list[int]) -> dict[str, float]:
+def summarise(counts: list[int]) -> dict[str, float]:
     a = np.asarray(counts, dtype=np.float64)
     p10, p50, p90 = np.percentile(a, [10, 50, 90])
     return {
@@ -142,8 +142,8 @@ def _row(condition: str, width: int, depth: int, measured: list[dict[str, Any]])
         "width": width,
         "depth": depth,
         "neurons": width * depth,
-        "line": _summarise(lines),
-        "plane": _summarise(planes),
+        "line": summarise(lines),
+        "plane": summarise(planes),
         "plane_counts": planes,
         "sampled_counts": sampled,
         "sampled_fraction": float(np.mean(np.divide(sampled, planes))) if sampled else None,
@@ -169,7 +169,7 @@ def architecture(
                 sigma_b2=cfg.sigma_b2,
                 rngs=nnx.Rngs(jax.random.fold_in(jax.random.key(seed), member)),
             )
-            layers = _numpy_layers(model)
+            layers = numpy_layers(model)
             init.append(_measure(layers, task.probes))
             if task.kind == "2d":
                 zero_bias = [(w, np.zeros_like(b)) for w, b in layers]
@@ -182,7 +182,7 @@ def architecture(
                 )  # fmt: skip
                 metrics = train.evaluate(model, task.test.x, task.test.y, loss=task.loss)
                 accuracy.append(metrics.accuracy)
-                after.append(_measure(_numpy_layers(model), task.probes))
+                after.append(_measure(numpy_layers(model), task.probes))
         rows.append(_row(f"init_{task.kind}", width, depth, init))
         if zero:
             rows.append(_row(ZERO_BIAS, width, depth, zero))

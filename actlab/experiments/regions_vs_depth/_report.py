@@ -19,10 +19,10 @@ def slope(rows: list[dict[str, Any]], condition: str, what: str) -> float | None
     return float(np.polyfit(n, c, 1)[0])
 
 
-def claims(
-    rows: list[dict[str, Any]], bounds: dict[str, dict[str, int]], tent: dict[str, list[int]],
-    slopes: dict[str, float | None], cfg: Config,
-) -> dict[str, bool]:  # fmt: skip
+def claims(result: dict[str, Any], cfg: Config) -> dict[str, bool]:
+    rows, bounds, tent, slopes = (result[k] for k in ("rows", "bounds", "tent_map", "slopes"))
+    space = result["space"]
+
     def bound(row: dict[str, Any], name: str) -> int:
         return bounds[f"{row['width']}x{row['depth']}"][name]
 
@@ -54,7 +54,23 @@ def claims(
         "line_count_roughly_linear_in_neurons": line_slope is not None and 0.5 <= line_slope < 1.5,
         "plane_count_roughly_quadratic_in_neurons": plane_slope is not None
         and 1.5 <= plane_slope < 2.5,
+        "space_le_serra_upper": all(
+            r["space"]["max"] <= space["bounds"][_space_key(r)]["serra_upper"]
+            for r in space["rows"]
+        ),
+        # N^d growth at these sizes: faster than N^(d - 1), and within 0.5 of the exponent of
+        # N hyperplanes in general position at the same N (which tends to d as N grows)
+        "space_count_grows_like_n_to_the_d": all(
+            s["space"] is not None
+            and int(dim) - 1 < s["space"]
+            and abs(s["space"] - s["arrangement"]) <= 0.5
+            for dim, s in space["slopes"].items()
+        ),
     }
+
+
+def _space_key(row: dict[str, Any]) -> str:
+    return f"d{row['dim']}_{row['width']}x{row['depth']}"
 
 
 def find(rows: list[dict[str, Any]], condition: str, width: int, depth: int) -> dict | None:
@@ -121,6 +137,7 @@ def table(result: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
             claims["plane_count_roughly_quadratic_in_neurons"],
         ),
     ]
+    table += _space_table(result["space"], claims, row)
     for kind in ("2d", "digits"):
         ratios = trained_ratios(rows, kind)
         if ratios:
@@ -132,6 +149,45 @@ def table(result: dict[str, Any], cfg: Config) -> list[dict[str, str]]:
                 )
             )
     return table
+
+
+def _space_table(space: dict[str, Any], claims: dict[str, bool], row) -> list[dict[str, str]]:
+    rows, bounds = space["rows"], space["bounds"]
+    init = [r for r in rows if r["condition"] == "init_space"]
+    biggest = max(init, key=lambda r: r["space"]["max"])
+    table = [
+        row(
+            "whole space: exact counts <= serra_upper (every network)",
+            f"largest {biggest['space']['max']:.0f} (d = {biggest['dim']}, width "
+            f"{biggest['width']}, depth {biggest['depth']}) / "
+            f"{float(bounds[_space_key(biggest)]['serra_upper']):.3g}",
+            claims["space_le_serra_upper"],
+        )
+    ]
+    for dim, s in space["slopes"].items():
+        table.append(
+            row(
+                f"init, d = {dim}: slope of log(whole-space count) against log(N)",
+                f"{_number(s['space'])} (N hyperplanes in general position, same N: "
+                f"{_number(s['arrangement'])}; N^{dim} as N grows); 2D slice "
+                f"{_number(s['slice'])}",
+                claims["space_count_grows_like_n_to_the_d"],
+            )
+        )
+    ratios = space_ratios(rows)
+    if ratios:
+        table.append(row("trained on blobs / init: whole-space count", f"x{span(ratios)}", None))
+    return table
+
+
+def space_ratios(rows: list[dict[str, Any]]) -> list[float]:
+    """Whole-space count after training over the count at initialisation, per architecture."""
+    init = {_space_key(r): r for r in rows if r["condition"] == "init_space"}
+    return [
+        r["space"]["mean"] / init[_space_key(r)]["space"]["mean"]
+        for r in rows
+        if r["condition"] == "trained_space"
+    ]
 
 
 def trained_ratios(rows: list[dict[str, Any]], kind: str) -> list[float]:
@@ -214,5 +270,32 @@ def summary(result: dict[str, Any], cfg: Config) -> str:
         f"only as {_power(slopes[ZERO_BIAS + '_plane'])}. {trained}The tent map reaches "
         f"{tent['line'][-1]} = 2^{tent['depths'][-1]} regions with two units per layer. A "
         f"{cfg.resolution} x {cfg.resolution} grid finds {span(fractions, 100, 0)}% of the exact "
-        f"regions and never more; {sum(claims.values())} of {len(claims)} claims hold."
+        f"regions and never more. {_space_summary(result['space'], claims)}"
+        f"{sum(claims.values())} of {len(claims)} claims hold."
+    )
+
+
+def _space_summary(space: dict[str, Any], claims: dict[str, bool]) -> str:
+    slopes = space["slopes"]
+    dims = list(slopes)
+    exponents = " and ".join(_power(slopes[d]["space"]) for d in dims)
+    reference = " and ".join(_power(slopes[d]["arrangement"]) for d in dims)
+    verdict = (
+        "the N^d growth Hanin and Rolnick predict, at these sizes"
+        if claims["space_count_grows_like_n_to_the_d"]
+        else "not the N^d growth Hanin and Rolnick predict"
+    )
+    accuracy = [
+        a for r in space["rows"] if r["condition"] == "trained_space" for a in r["accuracy"]
+    ]
+    trained = (
+        f" Training on the blobs changes the whole-space count by a factor of "
+        f"{span(space_ratios(space['rows']))} (test accuracy {_accuracy(accuracy)})."
+        if accuracy
+        else ""
+    )
+    return (
+        f"In the whole input space (Gaussian blobs in d = {' and '.join(dims)}, exact counts in "
+        f"the box around the data) the count at initialisation grows as {exponents}, against "
+        f"{reference} for N hyperplanes in general position at the same N: {verdict}.{trained} "
     )

@@ -79,3 +79,16 @@ def test_memory_variants_are_relu_with_derivative_0_at_0():
     for f in (bench.relu_bool_mask, bench.relu_from_output):
         assert jnp.array_equal(f(x), jax.nn.relu(x))
         assert jnp.array_equal(jax.vmap(jax.grad(f))(x), jnp.array([0.0, 0.0, 1.0]))
+
+
+def test_whole_space_benchmark_agrees_with_its_lp_reference(tmp_path):
+    import regions_space as bench
+
+    out = tmp_path / "space.json"
+    rows = bench.main(["--quick", "--repeats", "1", "--json", str(out)])
+    assert [r["network"] for r in rows] == ["d=3 4x4 sigma_b2=0.01", "d=4 3x3 sigma_b2=0.01"]
+    for row in rows:
+        assert row["agrees"] is True and row["regions"] >= row["linear regions"] >= 1
+        assert row["regions/s"] > 0 and row["lp s"] > 0
+    saved = json.loads(out.read_text())
+    assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows

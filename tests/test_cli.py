@@ -37,7 +37,7 @@ def test_version_prints_the_package_version():
 @pytest.mark.parametrize(
     "command",
     [["reproduce"], ["plot"], ["activations"], ["regions"], ["regions", "line"],
-     ["regions", "plane"], ["regions", "depth"], ["gradflow"], ["bench"]],
+     ["regions", "plane"], ["regions", "space"], ["regions", "depth"], ["gradflow"], ["bench"]],
 )  # fmt: skip
 def test_every_subcommand_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
@@ -81,9 +81,9 @@ def test_reproduce_rejects_an_unwritable_output_folder(tmp_path):
 
 
 # ----------------------------------------------------------------------------- regions
-def _layers(widths, seed=0, sigma_b2=0.01):
+def _layers(widths, seed=0, sigma_b2=0.01, inputs=2):
     """The network the regions commands build by default, built here through the library."""
-    model = MLP(2, widths, 1, init="he", sigma_b2=sigma_b2, rngs=nnx.Rngs(seed))
+    model = MLP(inputs, widths, 1, init="he", sigma_b2=sigma_b2, rngs=nnx.Rngs(seed))
     return hidden_layers(model)
 
 
@@ -124,6 +124,18 @@ def test_regions_plane_leaves_out_bounds_that_do_not_apply(tmp_path):
                  "--out", str(tmp_path / "p")])  # fmt: skip
     (row,) = out["rows"]  # three pieces per unit: the ReLU bounds do not hold
     assert row["upper"] is None and row["regions"] >= 1
+
+
+def test_regions_space_counts_the_whole_input_space():
+    out = _json(["regions", "space", "--widths", "5,5", "--inputs", "3", "--radius", "2"])
+    (row,) = out["rows"]
+    expected = regions.count_space(_layers([5, 5], inputs=3), bounds=[(-2, 2)] * 3)
+    assert row["regions"] == expected and 1 <= row["linear regions"] <= row["regions"]
+    assert row["regions"] <= row["upper"] == regions.bounds.serra_upper(3, [5, 5])
+    assert out["config"]["inputs"] == 3 and out["config"]["radius"] == 2
+    _usage_error(["regions", "space", "--inputs", "9"], "input dimension of at most 8")
+    _usage_error(["regions", "space", "--max-regions", "3"], "max_regions: expected at most 3")
+    _usage_error(["regions", "space", "--radius", "-1"], "expected a positive radius")
 
 
 def test_regions_depth_counts_every_prefix_of_one_network(tmp_path):

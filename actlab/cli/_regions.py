@@ -1,4 +1,5 @@
-"""``actlab regions line|plane|depth``: exact region counts of a random MLP beside the bounds."""
+"""``actlab regions line|plane|space|depth``: exact region counts of a random MLP beside the
+bounds."""
 
 from __future__ import annotations
 
@@ -34,10 +35,11 @@ from actlab.cli._common import (
 )
 from actlab.models import hidden_layers
 from actlab.regions import bounds
+from actlab.regions.space import MAX_DIMENSION
 
 regions_app = typer.Typer(
-    help="Exact activation-region counts of a random MLP (on a segment, on a plane, versus depth), "
-    "beside the theoretical bounds.",
+    help="Exact activation-region counts of a random MLP (on a segment, on a plane, in the whole "
+    "input space, versus depth), beside the theoretical bounds.",
     no_args_is_help=True,
 )
 
@@ -63,8 +65,8 @@ def _region_setup(
     is given by the commands that count on a plane (which needs two inputs).
     """
     widths, width, depth, inputs, activation, param, init, sigma_w2, sigma_b2, seed, out = (
-        options[k] for k in ("widths", "width", "depth", "inputs", "activation", "param", "init",
-                             "sigma_w2", "sigma_b2", "seed", "out")
+        options.get(k) for k in ("widths", "width", "depth", "inputs", "activation", "param",
+                                 "init", "sigma_w2", "sigma_b2", "seed", "out")
     )  # fmt: skip
     sizes = architecture(widths, width, depth, default_depth)
     act, params = registry_activation(activation, param, piecewise_linear=True)
@@ -77,7 +79,8 @@ def _region_setup(
             raise typer.BadParameter(
                 f"expected at least 2 inputs for a plane, received {inputs}", param_hint="--inputs"
             )
-    writable_dir(out.parent)
+    if out is not None:
+        writable_dir(out.parent)
     model = random_mlp(
         inputs, sizes, act, init=init, sigma_w2=sigma_w2, sigma_b2=sigma_b2, seed=seed
     )
@@ -205,6 +208,47 @@ def regions_plane(
         title=f"regions in [-{radius:g}, {radius:g}]^2",
         notes=[f"wrote {', '.join(figure)}"],
     )
+
+
+@regions_app.command("space")
+def regions_space(
+    widths: WidthsOption = None,
+    width: WidthOption = None,
+    depth: DepthOption = None,
+    inputs: Annotated[int, typer.Option(help=f"Input dimension d (1 to {MAX_DIMENSION}).")] = 3,
+    activation: PwlOption = "relu",
+    param: ParamOption = None,
+    init: InitOption = "he",
+    sigma_w2: SigmaW2Option = None,
+    sigma_b2: BiasOption = 0.01,
+    seed: SeedOption = 0,
+    radius: Annotated[float, typer.Option(help="Half side of the box [-r, r]^d.")] = 1.0,
+    max_regions: Annotated[
+        int, typer.Option(help="Stop with an error beyond this many regions.")
+    ] = 1_000_000,
+    as_json: JsonOption = False,
+) -> None:
+    """Exact activation and linear regions in the box [-r, r]^d of the whole input space."""
+    if not radius > 0:
+        raise typer.BadParameter(
+            f"expected a positive radius, received {radius}", param_hint="--radius"
+        )
+    _, layers, act, config = _region_setup(locals())
+    with user_errors():
+        part = regions.partition_space(
+            layers, bounds=[(-radius, radius)] * inputs, activation=act, max_regions=max_regions,
+            progress=not as_json,
+        )  # fmt: skip
+    sizes = config["widths"]
+    row = {
+        "widths": ",".join(map(str, sizes)),
+        "neurons": sum(sizes),
+        "regions": part.count,
+        "linear regions": part.count_linear(),
+    }
+    row |= _bounds(inputs, sizes, _pieces(activation))
+    payload = {"config": config | {"radius": radius}, "rows": [row]}
+    emit(payload, [row], as_json, title=f"regions in [-{radius:g}, {radius:g}]^{inputs}")
 
 
 @regions_app.command("depth")

@@ -306,8 +306,8 @@ def partition_space(
     bar = tqdm(total=len(checked), disable=not progress, unit="layer", leave=False)
 
     def advance(done: int, regions: int) -> None:
-        bar.update(1)
         bar.set_postfix(regions=regions, refresh=False)
+        bar.update(1)
 
     try:
         found = partition(checked, box, pwl, rtol, limit, advance)

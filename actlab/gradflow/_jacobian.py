@@ -103,6 +103,7 @@ def jacobian_spectrum(
       :class:`JacobianSpectrum`.
 
     Example:
+      >>> from actlab.models import MLP
       >>> model = MLP(128, [128] * 4, 1, activation="identity", init="orthogonal",
       ...             rngs=nnx.Rngs(0))
       >>> spectrum = jacobian_spectrum(model, jnp.ones((2, 128)))

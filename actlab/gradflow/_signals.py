@@ -251,6 +251,7 @@ def signals(
       unknown loss name, an activation or read-out given with an MLP (or missing with layers).
 
     Example:
+      >>> from actlab.models import MLP
       >>> model = MLP(64, [64] * 5, 1, activation="relu", init="he", rngs=nnx.Rngs(0))
       >>> x = jax.random.normal(jax.random.key(1), (32, 64))
       >>> s = signals(model, x, jnp.zeros(32))

@@ -177,7 +177,7 @@ PLAN: tuple[Run, ...] = (
             ),
             "smoke": _split(
                 "--activations relu tanh --depths 1 2 --seeds 2 --width 8 --batch 2 "
-                "--loops jit --cpu-devices 1"
+                "--loops jit --cpu-devices 2"
             ),
         },
         {"gpu": 35, "cpu": 45, "smoke": 15},

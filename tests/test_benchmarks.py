@@ -206,7 +206,7 @@ def test_run_all_refuses_a_missing_device_before_running_anything(tmp_path):
     assert not (tmp_path / "R.md").exists()
 
 
-@pytest.mark.slow  # every benchmark at tiny sizes, each in its own process: about 60 s
+@pytest.mark.slow  # every benchmark at tiny sizes, each in its own process: 60-100 s
 def test_run_all_smoke_runs_every_benchmark_and_appends_one_section(tmp_path):
     import run_all
 
@@ -222,3 +222,44 @@ def test_run_all_smoke_runs_every_benchmark_and_appends_one_section(tmp_path):
     assert "| count_sampled " in text and "sweep, virtual CPU devices" in text
     assert "matmul precision: JAX 'tensorfloat32'" in text  # the GPU's TF32 option runs
     assert run_all.RESULTS.read_bytes() == real  # the real RESULTS.md is left alone
+
+
+# --- what only a GPU run would choose, forced on the CPU ----------------------------------------
+# (what cannot run here: PyTorch on CUDA in _timing.torch_device, its synchronisation as the
+# wait of the activation and training-torch timings, XLA's GPU memory analysis in memory.py)
+
+
+def test_relu_speed_runs_the_gpu_setting_of_fused_applications():
+    import relu_speed as bench
+
+    gpu = bench.parse_args(["--device", "gpu"])
+    assert (gpu.memory_mib, gpu.compute_elements, gpu.passes, gpu.unroll) == (1024, 2**22, 32, 8)
+    result = bench.main(
+        ["--names", "relu", "gelu", "--unroll", "8", "--passes", "2", "--compute-elements", "4096",
+         "--memory-mib", "0.25", "--repeats", "1", "--target-ms", "1"]
+    )  # fmt: skip
+    assert result["settings"]["compute"]["unroll"] == 8
+    assert all(result["ratios"][i]["compute"]["gelu"]["fwd+bwd"] > 0 for i in result["ratios"])
+
+
+def test_regions_accelerator_defaults_count_as_the_cpu_defaults():
+    """On a GPU, count_lines walks all segments in one batch and count_sampled takes 2**20
+    points per batch; both must count what the CPU's choices count."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import regions as bench
+
+    from actlab import regions
+
+    layers = bench.he_layers(1, 2, [64] * 4, 0.01)
+    starts, ends = np.random.default_rng(1).uniform(-1, 1, (2, 48, 2))
+    refine = regions.count_lines(layers, starts, ends, method="refine")
+    walk = regions.count_lines(layers, starts, ends, method="walk", lanes=len(starts))
+    np.testing.assert_array_equal(walk, refine)
+    layers = bench.he_layers(0, 2, [32] * 4, 0.01)
+    with jax.enable_x64(True):
+        points = jax.device_put(jnp.asarray(regions.grid_points(bench.BOX, 256)))
+    assert regions.count_sampled(layers, points, batch=2**20) == regions.count_sampled(
+        layers, points
+    )

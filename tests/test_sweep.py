@@ -386,7 +386,7 @@ def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(t
     """Two real processes (jax.distributed, coordinator on 127.0.0.1) split each group's cells.
 
     Run 1: process 1 is SIGKILLed while tracing the third group; the whole job then dies.
-    Run 2 resumes it. Process 0 works in ``shared``; process 1 is given a folder of its own (run 1:
+    Run 2 resumes it; run 3 finds it finished. Process 0 works in ``shared``; process 1 is given a folder of its own (run 1:
     empty, run 2: a copy of ``shared``, as a shared filesystem would show it) that must stay as
     it was: only process 0 writes. The results equal those of one process, bitwise.
     """
@@ -408,7 +408,7 @@ def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(t
         # process 0's gather of group 3 now fails (gloo: connection closed by peer), but its exit
         # then waits on the distributed shutdown: end the job as a scheduler would
         try:
-            procs[0].wait(3)
+            procs[0].wait(1)
         except subprocess.TimeoutExpired:
             procs[0].kill()
             procs[0].wait(10)
@@ -457,3 +457,21 @@ def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(t
         _assert_same(resumed.get(**static), values)
     index = json.loads((shared / "index.json").read_text())
     assert [g["loaded"] for g in index["groups"]] == [True, True, False, False]
+
+    # run 3: everything is finished; process 1 cannot see the files (storage not shared), so it
+    # skips every group rather than computing alone (which would wait forever for process 0)
+    third = tmp_path / "log3"
+    procs = _start_pair((shared, tmp_path / "view3"), third)
+    try:
+        for p in procs:
+            p.wait(90)
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], _stderr(third)
+    assert _traced(third, 0) == _traced(third, 1) == []
+    assert json.loads((third / "groups0.json").read_text())["loaded"] == GROUPS
+    assert json.loads((third / "groups1.json").read_text()) == {"loaded": [], "computed": []}
+    assert not (tmp_path / "view3").exists() and _snapshot(shared) == after | {
+        "index.json": (shared / "index.json").read_bytes()
+    }

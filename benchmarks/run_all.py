@@ -8,7 +8,8 @@ script whose estimate exceeds what is left is skipped, and one still running whe
 is stopped (its process group killed); both are listed as skipped. Each script's output is shown
 as it runs; at the end one dated section is appended to ``benchmarks/RESULTS.md`` (``--results``
 for another file): the device, the library versions, this command, a table of what ran (command,
-status, seconds) and every script's output.
+status, seconds) and every script's output. The exit status is 1 if a script failed (skipped
+ones do not count), else 0.
 
 On a GPU machine (an H100 or H200), from a clone with the environment installed:
 
@@ -20,9 +21,9 @@ Other uses:
     python benchmarks/run_all.py --device cpu --budget-min 8
     python benchmarks/run_all.py --sizes smoke --results /tmp/RESULTS.md   # a tiny smoke run
 
-The estimates (seconds, compilation included) for ``gpu`` are guesses made without a GPU (none has
-been lent to this project yet); the table of a real run records the measured seconds to replace
-them. JAX preallocates 75% of the GPU's memory in each script's process; PyTorch (for the peers in
+The estimates (seconds, compilation included) for ``cpu`` are measured on a loaded 2-core machine
+(the whole plan took 220 s, load 4); those for ``gpu`` are guesses made without a GPU (none has
+been lent to this project yet): the table of a real run records the seconds to replace them. JAX preallocates 75% of the GPU's memory in each script's process; PyTorch (for the peers in
 ``activations`` and ``training_torch``) gets the rest, more than those scripts need.
 """
 
@@ -92,7 +93,7 @@ PLAN: tuple[Run, ...] = (
                 "--sizes-mib 0.0625 --names relu gelu --repeats 2 --target-ms 1 --overhead-names"
             ),
         },
-        {"gpu": 100, "cpu": 60, "smoke": 10},
+        {"gpu": 100, "cpu": 15, "smoke": 10},
     ),
     Run(
         "relu_speed",
@@ -107,7 +108,7 @@ PLAN: tuple[Run, ...] = (
                 "--compute-elements 2048 --passes 2 --repeats 1 --target-ms 1"
             ),
         },
-        {"gpu": 60, "cpu": 40, "smoke": 8},
+        {"gpu": 60, "cpu": 20, "smoke": 8},
     ),
     Run(
         "training_torch",
@@ -116,7 +117,7 @@ PLAN: tuple[Run, ...] = (
             "cpu": _split("--setups 32,2,64 256,2,128 --repeats 3"),
             "smoke": _split("--setups 16,1,8 --steps 2 --check-steps 2 --repeats 1"),
         },
-        {"gpu": 35, "cpu": 40, "smoke": 10},
+        {"gpu": 35, "cpu": 30, "smoke": 10},
         label="float32",
     ),
     Run(
@@ -141,7 +142,7 @@ PLAN: tuple[Run, ...] = (
                 "--loops jit --virtual-devices 2"
             ),
         },
-        {"gpu": 70, "cpu": 60, "smoke": 15},
+        {"gpu": 70, "cpu": 70, "smoke": 15},
     ),
     Run(
         "regions",
@@ -150,7 +151,7 @@ PLAN: tuple[Run, ...] = (
             "cpu": _split("--quick --repeats 2"),
             "smoke": _split("--quick --repeats 1"),
         },
-        {"gpu": 60, "cpu": 30, "smoke": 15},
+        {"gpu": 60, "cpu": 15, "smoke": 15},
     ),
     Run(
         "training",
@@ -180,7 +181,7 @@ PLAN: tuple[Run, ...] = (
                 "--loops jit --cpu-devices 2"
             ),
         },
-        {"gpu": 35, "cpu": 45, "smoke": 15},
+        {"gpu": 35, "cpu": 70, "smoke": 15},
     ),
     Run(
         "memory",
@@ -191,7 +192,7 @@ PLAN: tuple[Run, ...] = (
                 "--width 16 --depth 1 --inputs 2 --classes 2 --batches 8 16 --names relu tanh"
             ),
         },
-        {"gpu": 25, "cpu": 30, "smoke": 10},
+        {"gpu": 25, "cpu": 35, "smoke": 10},
     ),
     Run(
         "regions_space",  # NumPy on the host: the device does not matter
@@ -200,7 +201,7 @@ PLAN: tuple[Run, ...] = (
             "cpu": _split("--quick --repeats 1"),
             "smoke": _split("--quick --repeats 1"),
         },
-        {"gpu": 10, "cpu": 15, "smoke": 10},
+        {"gpu": 10, "cpu": 10, "smoke": 10},
         device=False,
     ),
 )
@@ -239,20 +240,24 @@ def execute(argv: Sequence[str], timeout: float) -> dict[str, Any]:
     Returns ``{"rc": int | None, "seconds", "stdout", "stderr"}``; ``rc`` is None when stopped.
     """
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, cwd=HERE.parent)  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            encoding="utf-8", errors="replace", start_new_session=True,
+                            cwd=HERE.parent)  # fmt: skip
     out: list[str] = []
     err: list[str] = []
     pumps = [threading.Thread(target=_pump, args=(proc.stdout, sys.stdout, out), daemon=True),
              threading.Thread(target=_pump, args=(proc.stderr, sys.stderr, err), daemon=True)]  # fmt: skip
     for pump in pumps:
         pump.start()
+    rc: int | None = None
     try:
-        rc: int | None = proc.wait(timeout=max(timeout, 0.1))
+        rc = proc.wait(timeout=max(timeout, 0.1))
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the script and any process it started
-        proc.wait()
-        rc = None
+        pass
+    finally:  # over time, or interrupted (its own session does not get the terminal's Ctrl-C)
+        if rc is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the script and any process it started
+            proc.wait()
     for pump in pumps:
         pump.join(5)
     return {"rc": rc, "seconds": time.monotonic() - start, "stdout": "".join(out),
@@ -276,8 +281,11 @@ print(json.dumps(env))
 def probe(device: str, timeout: float) -> dict[str, Any]:
     """Device and library versions, from a process of its own (this one never holds the GPU)."""
     code = PROBE.format(folder=str(HERE), device=device)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"run_all: the {device} device check took over {timeout:.0f} s") from None
     if proc.returncode != 0:
         raise SystemExit(f"run_all: the {device} device check failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -295,6 +303,39 @@ def section(rows: list[dict[str, Any]], outputs: list[tuple[str, str, str]], bud
         fence = "````" if "```" in text else "```"
         parts.append(f"### {name} ({status})\n\n{fence}text\n{text.rstrip()}\n{fence}")
     return "\n\n".join(parts)
+
+
+def run_plan(plan: Sequence[Run], size: str, device: str, budget: float
+             ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:  # fmt: skip
+    """Run ``plan`` in order within ``budget`` seconds: a row per run (command, status, seconds)
+    and ``(name, status, output)`` for each run that started."""
+    start = time.monotonic()
+    rows, outputs = [], []
+    for i, r in enumerate(plan, 1):
+        argv = command(r, size, device)
+        left = budget - (time.monotonic() - start)
+        row = {"benchmark": r.name, "command": f"`{shown(argv)}`", "estimate s": r.seconds[size]}
+        if r.seconds[size] > left:
+            rows.append({**row, "status": f"skipped: needs ~{r.seconds[size]:.0f} s, "
+                         f"{max(left, 0):.0f} s left", "seconds": "-"})  # fmt: skip
+            print(f"[{i}/{len(plan)}] {r.name}: {rows[-1]['status']}", flush=True)
+            continue
+        print(f"[{i}/{len(plan)}] {r.name}: {shown(argv)} (~{r.seconds[size]:.0f} s, "
+              f"{left:.0f} s left)", flush=True)  # fmt: skip
+        result = execute(argv, timeout=left)
+        if result["rc"] is None:
+            status = f"skipped: stopped at the budget after {result['seconds']:.0f} s"
+        elif result["rc"] == 0:
+            status = "ok"
+        else:
+            status = f"failed: exit status {result['rc']}"
+        text = result["stdout"]
+        if status != "ok":
+            text += f"\n[stderr, last lines]\n{result['stderr'][-3000:]}"
+        rows.append({**row, "status": status, "seconds": round(result["seconds"], 1)})
+        outputs.append((r.name, status, text))
+        print(f"[{i}/{len(plan)}] {r.name}: {status} in {result['seconds']:.1f} s", flush=True)
+    return rows, outputs
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -332,31 +373,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     env["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"run_all: {env['device']}, sizes {size}, budget {budget:.0f} s, {len(plan)} runs",
           flush=True)  # fmt: skip
-    rows, outputs = [], []
-    for i, r in enumerate(plan, 1):
-        argv_i = command(r, size, args.device)
-        left = budget - (time.monotonic() - start)
-        row = {"benchmark": r.name, "command": f"`{shown(argv_i)}`", "estimate s": r.seconds[size]}
-        if r.seconds[size] > left:
-            rows.append({**row, "status": f"skipped: needs ~{r.seconds[size]:.0f} s, "
-                         f"{max(left, 0):.0f} s left", "seconds": "-"})  # fmt: skip
-            print(f"[{i}/{len(plan)}] {r.name}: {rows[-1]['status']}", flush=True)
-            continue
-        print(f"[{i}/{len(plan)}] {r.name}: {shown(argv_i)} (~{r.seconds[size]:.0f} s, "
-              f"{left:.0f} s left)", flush=True)  # fmt: skip
-        result = execute(argv_i, timeout=left)
-        if result["rc"] is None:
-            status = f"skipped: stopped at the budget after {result['seconds']:.0f} s"
-        elif result["rc"] == 0:
-            status = "ok"
-        else:
-            status = f"failed: exit status {result['rc']}"
-        text = result["stdout"]
-        if status != "ok":
-            text += f"\n[stderr, last lines]\n{result['stderr'][-3000:]}"
-        rows.append({**row, "status": status, "seconds": round(result["seconds"], 1)})
-        outputs.append((r.name, status, text))
-        print(f"[{i}/{len(plan)}] {r.name}: {status} in {result['seconds']:.1f} s", flush=True)
+    rows, outputs = run_plan(plan, size, args.device, budget - (time.monotonic() - start))
     rows += [{"benchmark": s, "command": "-", "estimate s": "-",
               "status": f"skipped: no sizes planned (add it to {Path(__file__).name})",
               "seconds": "-"} for s in unplanned]  # fmt: skip

@@ -101,16 +101,27 @@ def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def append_results(title: str, env: dict[str, Any], table: str, notes: str = "") -> None:
-    """Append a dated section with the command line, environment and table to RESULTS.md."""
-    command = "python " + " ".join([str(Path(sys.argv[0]).as_posix()), *sys.argv[1:]])
+def append_results(
+    title: str,
+    env: dict[str, Any],
+    table: str,
+    notes: str = "",
+    *,
+    path: Path = RESULTS,
+    command: str | None = None,
+) -> None:
+    """Append a dated section with the command line (default: this process's), environment
+    and table to ``path`` (default ``benchmarks/RESULTS.md``)."""
+    if command is None:
+        command = "python " + " ".join([str(Path(sys.argv[0]).as_posix()), *sys.argv[1:]])
     env_line = ", ".join(f"{k} {v}" for k, v in env.items())
     section = f"\n## {title}\n\nCommand: `{command}`\n\nEnvironment: {env_line}\n\n{table}\n"
     if notes:
         section += f"\n{notes}\n"
-    if not RESULTS.exists():
-        RESULTS.write_text(
+    path = Path(path)
+    if not path.exists():
+        path.write_text(
             "# Benchmark results\n\nEach section is appended by the script that produced it.\n"
         )
-    with RESULTS.open("a") as f:
+    with path.open("a") as f:
         f.write(section)

@@ -92,3 +92,174 @@ def test_whole_space_benchmark_agrees_with_its_lp_reference(tmp_path):
         assert row["regions/s"] > 0 and row["lp s"] > 0
     saved = json.loads(out.read_text())
     assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows
+
+
+# --- benchmarks/run_all.py: every benchmark in one budgeted run --------------------------------
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script_module(stem: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"benchmark_{stem}", BENCHMARKS / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_all_plans_every_benchmark_script_at_every_size():
+    import run_all
+
+    for size in run_all.SIZES:
+        planned = {r.script for r in run_all.PLAN if size in r.args}
+        assert planned == set(run_all.scripts()), size
+        assert all(r.seconds[size] > 0 for r in run_all.PLAN if size in r.args)
+    gpu = sum(r.seconds["gpu"] for r in run_all.PLAN if "gpu" in r.args)
+    assert gpu <= 8 * 60  # the default budget holds the whole GPU plan, by its estimates
+
+
+class _Parsed(Exception):
+    """Raised instead of running a script once its arguments have parsed."""
+
+
+@pytest.mark.parametrize("size", ["gpu", "cpu", "smoke"])
+def test_run_all_arguments_parse_in_every_script(size, monkeypatch):
+    """The GPU sizes cannot run here, but each script's own parser accepts them."""
+    import argparse
+
+    import run_all
+
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self, args=None, namespace=None):
+        raise _Parsed(parse(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    for run in run_all.PLAN:
+        if size in run.args:
+            argv = run_all.command(run, size, "gpu" if size == "gpu" else "cpu")[2:]
+            with pytest.raises(_Parsed) as parsed:
+                _script_module(run.script).main(argv)
+            if run.device:
+                assert parsed.value.args[0].device == ("gpu" if size == "gpu" else "cpu")
+
+
+FAKE_SCRIPTS = {
+    "quick": "print('| a | b |')\nprint('|---|---|')\nprint('| 1 | 2 |')",
+    "broken": "import sys\nprint('half a table')\nsys.exit(3)",
+    # starts a child of its own, then overruns the budget: both must be killed
+    "slow": "import pathlib, subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "pathlib.Path(sys.argv[1]).write_text(str(child.pid))\nprint('started', flush=True)\n"
+    "time.sleep(60)",
+    "big": "print('never runs')",
+    "unplanned": "print('not in the plan')",
+}
+
+
+def test_run_all_skips_what_exceeds_the_budget_and_stops_what_overruns(tmp_path, monkeypatch):
+    import time
+
+    import run_all
+
+    folder = tmp_path / "fake"
+    folder.mkdir()
+    for stem, code in FAKE_SCRIPTS.items():
+        (folder / f"{stem}.py").write_text(code + "\n")
+    pid_file = tmp_path / "child.pid"
+    plan = (
+        run_all.Run("quick", {"smoke": ()}, {"smoke": 1}, device=False),
+        run_all.Run("broken", {"smoke": ()}, {"smoke": 1}, device=False),
+        run_all.Run("slow", {"smoke": (str(pid_file),)}, {"smoke": 1}, device=False),
+        run_all.Run("big", {"smoke": ()}, {"smoke": 1000}, device=False),
+    )
+    monkeypatch.setattr(run_all, "FOLDER", folder)
+    monkeypatch.setattr(run_all, "PLAN", plan)
+    results = tmp_path / "RESULTS.md"
+    start = time.monotonic()
+    rows = run_all.main(["--sizes", "smoke", "--budget-min", "0.15", "--results", str(results)])
+    assert time.monotonic() - start < 9 + 3  # the 9 s budget, plus the section's writing
+    status = {r["benchmark"]: r["status"] for r in rows}
+    assert status["quick"] == "ok" and status["broken"] == "failed: exit status 3"
+    assert status["slow"].startswith("skipped: stopped at the budget after")
+    assert status["big"].startswith("skipped: needs ~1000 s, ")
+    assert status["unplanned"].startswith("skipped: no sizes planned")
+    stat = Path(f"/proc/{pid_file.read_text()}/stat")  # the script's own child: killed with it
+    time.sleep(0.2)
+    assert not stat.exists() or stat.read_text().split(")")[-1].split()[0] in "ZX"  # gone or dead
+
+    text = results.read_text()
+    assert text.count("\n## All benchmarks on cpu") == 1
+    assert "Command: `python benchmarks/run_all.py --sizes smoke --budget-min 0.15" in text
+    assert "jax 0.10" in text and "torch " in text and "Budget 9 s of wall time" in text
+    assert "### quick (ok)\n\n```text\n| a | b |\n|---|---|\n| 1 | 2 |\n```" in text
+    assert "half a table" in text and "started" in text and "never runs" not in text
+
+
+def test_run_all_refuses_a_missing_device_before_running_anything(tmp_path):
+    import run_all
+
+    with pytest.raises(SystemExit, match="no gpu device available"):
+        run_all.main(["--device", "gpu", "--results", str(tmp_path / "R.md")])
+    assert not (tmp_path / "R.md").exists()
+
+
+@pytest.mark.slow  # every benchmark at tiny sizes, each in its own process: 60-100 s
+def test_run_all_smoke_runs_every_benchmark_and_appends_one_section(tmp_path):
+    import run_all
+
+    real = run_all.RESULTS.read_bytes()
+    results = tmp_path / "RESULTS.md"
+    rows = run_all.main(["--sizes", "smoke", "--results", str(results)])
+    assert [r["status"] for r in rows] == ["ok"] * len(rows), rows
+    assert {r["benchmark"].split(" ")[0] for r in rows} == set(run_all.scripts())
+    text = results.read_text()
+    assert text.count("\n## All benchmarks on cpu") == 1
+    for row in rows:
+        assert f"### {row['benchmark']} (ok)\n\n```text\n" in text
+    assert "| count_sampled " in text and "sweep, virtual CPU devices" in text
+    assert "matmul precision: JAX 'tensorfloat32'" in text  # the GPU's TF32 option runs
+    assert run_all.RESULTS.read_bytes() == real  # the real RESULTS.md is left alone
+
+
+# --- what only a GPU run would choose, forced on the CPU ----------------------------------------
+# (what cannot run here: PyTorch on CUDA in _timing.torch_device, its synchronisation as the
+# wait of the activation and training-torch timings, XLA's GPU memory analysis in memory.py)
+
+
+def test_relu_speed_runs_the_gpu_setting_of_fused_applications():
+    import relu_speed as bench
+
+    gpu = bench.parse_args(["--device", "gpu"])
+    assert (gpu.memory_mib, gpu.compute_elements, gpu.passes, gpu.unroll) == (1024, 2**22, 32, 8)
+    result = bench.main(
+        ["--names", "relu", "gelu", "--unroll", "8", "--passes", "2", "--compute-elements", "4096",
+         "--memory-mib", "0.25", "--repeats", "1", "--target-ms", "1"]
+    )  # fmt: skip
+    assert result["settings"]["compute"]["unroll"] == 8
+    assert all(result["ratios"][i]["compute"]["gelu"]["fwd+bwd"] > 0 for i in result["ratios"])
+
+
+def test_regions_accelerator_defaults_count_as_the_cpu_defaults():
+    """On a GPU, count_lines walks all segments in one batch and count_sampled takes 2**20
+    points per batch; both must count what the CPU's choices count."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import regions as bench
+
+    from actlab import regions
+
+    layers = bench.he_layers(1, 2, [64] * 4, 0.01)
+    starts, ends = np.random.default_rng(1).uniform(-1, 1, (2, 48, 2))
+    refine = regions.count_lines(layers, starts, ends, method="refine")
+    walk = regions.count_lines(layers, starts, ends, method="walk", lanes=len(starts))
+    np.testing.assert_array_equal(walk, refine)
+    layers = bench.he_layers(0, 2, [32] * 4, 0.01)
+    with jax.enable_x64(True):
+        points = jax.device_put(jnp.asarray(regions.grid_points(bench.BOX, 256)))
+    assert regions.count_sampled(layers, points, batch=2**20) == regions.count_sampled(
+        layers, points
+    )

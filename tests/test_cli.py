@@ -262,6 +262,16 @@ def test_bench_passes_arguments_through_to_the_script(capfd):
     assert "unrecognized arguments: --no-such-option" in capfd.readouterr().err
 
 
+def test_bench_all_runs_every_benchmark_through_run_all(capfd):
+    result = runner.invoke(app, ["bench"])
+    assert "all" in result.output and "run_all" not in result.output
+    result = runner.invoke(app, ["bench", "all", "--device", "gpu", "--dry-run"])
+    assert result.exit_code == 0
+    plan = capfd.readouterr().out
+    assert "python benchmarks/activations.py --device gpu" in plan
+    assert "budget 480 s" in plan and "not planned: none" in plan
+
+
 def test_bench_rejects_an_unknown_name_listing_the_valid_ones():
     _usage_error(["bench", "nope"], "expected one of activations, ")
     _usage_error(["bench", "nope"], "received 'nope'")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal as signal_module
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -303,3 +307,171 @@ def test_benchmark_finds_virtual_devices_bitwise_equal_to_one(tmp_path, monkeypa
     virtual = next(r for r in rows if "virtual" in r["mode"])
     assert virtual["devices"] == 4 and virtual["max rel diff"] == "bitwise"
     assert json.loads(out.read_text())["environment"]["device"].startswith("cpu")
+
+
+# --- two processes (jax.distributed on the loopback, CPU collectives through gloo) ---------------
+
+TESTS = Path(__file__).resolve().parent
+GROUPS = list(GRID.configs(("activation", "depth")))  # the 4 static groups, in run order
+
+
+def sweep_as_process(port: int, process_id: int, out_dir: str, log_dir: str, hang_on: int) -> None:
+    """Entry point for one of two processes: the GRID sweep at chunk 2 on the 2 devices of 2
+    processes. Each trace of ``fn`` (one per computed group) is logged to
+    ``log_dir/traced<id>.jsonl`` as it happens; process 1 hangs in its ``hang_on``-th trace (0:
+    never) so that the test can kill it there. At the end the process saves the ``Results`` it got.
+    """
+    address = f"127.0.0.1:{port}"
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(address, num_processes=2, process_id=process_id,
+                               coordinator_bind_address=address,
+                               initialization_timeout=60)  # fmt: skip
+    assert jax.process_count() == 2 and jax.device_count() == 2 and jax.local_device_count() == 1
+    log = Path(log_dir)
+    traces = 0
+
+    def fn(static, batch):
+        nonlocal traces
+        traces += 1
+        with open(log / f"traced{process_id}.jsonl", "a") as f:
+            f.write(json.dumps(static) + "\n")
+        if process_id == 1 and traces == hang_on:
+            time.sleep(600)  # killed here
+        return signal(static, batch)
+
+    results = run(fn, GRID, out_dir, batched=BATCHED, chunk=2, progress=False)
+    flat = {f"{c['activation']}-{c['depth']}-{k}": v for c, values in results.items()
+            for k, v in {"q": values["q"], "last": values["stats"]["last"]}.items()}  # fmt: skip
+    np.savez(log / f"results{process_id}.npz", **flat)
+    (log / f"groups{process_id}.json").write_text(
+        json.dumps({"computed": results.computed, "loaded": results.loaded})
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_pair(out_dirs: tuple[Path, Path], log_dir: Path, hang_on: int = 0) -> list:
+    log_dir.mkdir()
+    port = _free_port()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("XLA_FLAGS", None)
+    procs = []
+    for i, out_dir in enumerate(out_dirs):
+        code = (f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_sweep; "
+                f"test_sweep.sweep_as_process({port}, {i}, {str(out_dir)!r}, {str(log_dir)!r}, "
+                f"{hang_on})")  # fmt: skip
+        err = open(log_dir / f"stderr{i}.txt", "w")
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stderr=err))
+    return procs
+
+
+def _traced(log_dir: Path, process_id: int) -> list[dict]:
+    path = log_dir / f"traced{process_id}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _stderr(log_dir: Path) -> str:
+    return "\n".join((log_dir / f"stderr{i}.txt").read_text()[-2000:] for i in range(2))
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(tmp_path):
+    """Two real processes (jax.distributed, coordinator on 127.0.0.1) split each group's cells.
+
+    Run 1: process 1 is SIGKILLed while tracing the third group; the whole job then dies.
+    Run 2 resumes it; run 3 finds it finished. Process 0 works in ``shared``; process 1 is given a folder of its own (run 1:
+    empty, run 2: a copy of ``shared``, as a shared filesystem would show it) that must stay as
+    it was: only process 0 writes. The results equal those of one process, bitwise.
+    """
+    shared = tmp_path / "shared"
+    one = run(signal, GRID, tmp_path / "one", batched=BATCHED, devices=jax.devices()[:1], chunk=2,
+              progress=False)  # fmt: skip
+
+    first = tmp_path / "log1"
+    procs = _start_pair((shared, tmp_path / "view1"), first, hang_on=3)
+    try:
+        deadline = time.monotonic() + 90
+        # process 0 traces group 3 only after writing group 2; process 1 then hangs in group 3
+        while min(len(_traced(first, 0)), len(_traced(first, 1))) < 3:
+            assert time.monotonic() < deadline, _stderr(first)
+            assert all(p.poll() is None for p in procs), _stderr(first)
+            time.sleep(0.1)
+        procs[1].kill()
+        procs[1].wait(10)
+        # process 0's gather of group 3 now fails (gloo: connection closed by peer), but its exit
+        # then waits on the distributed shutdown: end the job as a scheduler would
+        try:
+            procs[0].wait(1)
+        except subprocess.TimeoutExpired:
+            procs[0].kill()
+            procs[0].wait(10)
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[1].returncode == -signal_module.SIGKILL
+    assert _traced(first, 0)[:3] == _traced(first, 1) == GROUPS[:3]
+    assert not (tmp_path / "view1").exists()  # process 1 wrote nothing
+    files = sorted(p.name for p in shared.iterdir())
+    index = json.loads((shared / "index.json").read_text())
+    assert len(files) == 3 and all(f.endswith(".npz") for f in files if f != "index.json")
+    assert [g["static"] for g in index["groups"]] == GROUPS[:2]
+    assert {(g["devices"], g["chunk"]) for g in index["groups"]} == {(2, 2)}
+    before = _snapshot(shared)
+
+    second = tmp_path / "log2"
+    view = tmp_path / "view2"
+    shutil.copytree(shared, view)
+    procs = _start_pair((shared, view), second)
+    try:
+        for p in procs:
+            p.wait(90)
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], _stderr(second)
+    assert _snapshot(view) == before  # process 1 read the copy and wrote nothing
+    after = _snapshot(shared)
+    assert all(after[name] == data for name, data in before.items() if name != "index.json")
+    for i in range(2):  # finished groups are loaded, not recomputed, on both processes
+        assert _traced(second, i) == GROUPS[2:]
+        done = json.loads((second / f"groups{i}.json").read_text())
+        assert done == {"loaded": GROUPS[:2], "computed": GROUPS[2:]}
+
+    resumed = load(shared)
+    for i in range(2):
+        with np.load(second / f"results{i}.npz") as got:
+            assert len(got.files) == 2 * len(GROUPS)
+            for static, values in one.items():
+                prefix = f"{static['activation']}-{static['depth']}"
+                np.testing.assert_array_equal(got[f"{prefix}-q"], values["q"], strict=True)
+                np.testing.assert_array_equal(got[f"{prefix}-last"], values["stats"]["last"],
+                                              strict=True)  # fmt: skip
+    for static, values in one.items():
+        _assert_same(resumed.get(**static), values)
+    index = json.loads((shared / "index.json").read_text())
+    assert [g["loaded"] for g in index["groups"]] == [True, True, False, False]
+
+    # run 3: everything is finished; process 1 cannot see the files (storage not shared), so it
+    # skips every group rather than computing alone (which would wait forever for process 0)
+    third = tmp_path / "log3"
+    procs = _start_pair((shared, tmp_path / "view3"), third)
+    try:
+        for p in procs:
+            p.wait(90)
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], _stderr(third)
+    assert _traced(third, 0) == _traced(third, 1) == []
+    assert json.loads((third / "groups0.json").read_text())["loaded"] == GROUPS
+    assert json.loads((third / "groups1.json").read_text()) == {"loaded": [], "computed": []}
+    assert not (tmp_path / "view3").exists() and _snapshot(shared) == after | {
+        "index.json": (shared / "index.json").read_bytes()
+    }

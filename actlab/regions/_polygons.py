@@ -24,6 +24,7 @@ the last vertex is the closing edge and padded edges have zero length.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,27 +40,22 @@ class _Polygons:
     vertices: np.ndarray  # (capacity, V, 2), padded with copies of vertex 0
     count: np.ndarray  # (capacity,) number of vertices
     parent: np.ndarray  # (capacity,) index of the polygon at the start of the current layer
+    item: np.ndarray  # (capacity,) the network and slice the polygon belongs to
     above: np.ndarray  # (capacity, width, kinks) bool: the polygon lies beyond each unit's kink
     size: int
 
-    def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.vertices[: self.size], self.count[: self.size], self.parent[: self.size]
-
-    def widen(self, width: int) -> None:
-        """Make room for ``width`` vertices per polygon (padding with vertex 0)."""
-        self.vertices = _pad(self.vertices, width)
-
-    def append(self, vertices, count, parent, above) -> None:
+    def append(self, vertices, count, parent, item, above) -> None:
         new = self.size + len(count)
         if new > len(self.count):
             grow = max(new, 2 * len(self.count)) - len(self.count)
-            self.vertices, self.count, self.parent, self.above = (
+            self.vertices, self.count, self.parent, self.item, self.above = (
                 np.concatenate([array, np.zeros((grow, *array.shape[1:]), array.dtype)])
-                for array in (self.vertices, self.count, self.parent, self.above)
+                for array in (self.vertices, self.count, self.parent, self.item, self.above)
             )
         self.vertices[self.size : new] = vertices
         self.count[self.size : new] = count
         self.parent[self.size : new] = parent
+        self.item[self.size : new] = item
         self.above[self.size : new] = above
         self.size = new
 
@@ -68,7 +64,7 @@ def _line_values(vertices, coef, scale, rtol, spread):
     """Values ``z - k`` of one line at the vertices, and their tolerances, ``(P, V)`` each.
 
     ``vertices``: ``(P, V, 2)``; ``coef``, ``scale``: ``(P, 3)`` (the line's ``C`` column with the
-    kink subtracted, and its ``M`` column).
+    kink subtracted, and its ``M`` column); ``spread``: ``(P, 1)`` the size of each one's box.
     """
     s, t = vertices[..., 0], vertices[..., 1]
     values = s * coef[:, :1] + t * coef[:, 1:2] + coef[:, 2:]
@@ -85,8 +81,8 @@ def _clip(vertices, count, values, tol):
     is ``>= 0`` first, then the half where it is ``<= 0``; ``W`` is the longest half plus one.
     """
     polygons, width = values.shape
-    side = (values > tol).astype(np.int8) - (values < -tol)
-    following = (np.arange(width) + 1) % width  # the edge after the last vertex closes the polygon
+    side = (values > tol).view(np.int8) - (values < -tol).view(np.int8)
+    following = np.arange(1, width + 1) % width  # the edge after the last vertex closes it
     valid = np.arange(width) < count[:, None]
     crosses = valid & (side * side[:, following] < 0)
     gap = np.where(crosses, values - values[:, following], 1.0)
@@ -94,17 +90,18 @@ def _clip(vertices, count, values, tol):
     crossing = vertices + fraction * (vertices[:, following] - vertices)
     # each vertex may be followed by the crossing on its outgoing edge: 2 * width candidates
     candidates = np.stack([vertices, crossing], axis=2).reshape(polygons, 2 * width, 2)
-    keep = np.stack(
-        [
-            np.stack([valid & (side >= 0), crosses], axis=2),
-            np.stack([valid & (side <= 0), crosses], axis=2),
-        ]
-    ).reshape(2 * polygons, 2 * width)
-    kept = keep.sum(axis=1)
+    keep = np.empty((2, polygons, width, 2), bool)
+    keep[0, ..., 0] = valid & (side >= 0)
+    keep[1, ..., 0] = valid & (side <= 0)
+    keep[:, ..., 1] = crosses
+    keep = keep.reshape(2 * polygons, 2 * width)
+    position = np.cumsum(keep, axis=1)
+    kept = position[:, -1]
     rows, cols = np.nonzero(keep)
+    source = rows % polygons
     first = candidates[np.arange(2 * polygons) % polygons, keep.argmax(axis=1)]
     halves = np.repeat(first[:, None], kept.max() + 1, axis=1)
-    halves[rows, (np.cumsum(keep, axis=1) - 1)[rows, cols]] = candidates[rows % polygons, cols]
+    halves[rows, position[rows, cols] - 1] = candidates[source, cols]
     return halves.reshape(2, polygons, -1, 2), kept.reshape(2, polygons)
 
 
@@ -123,11 +120,21 @@ def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol, spread):
     Returns the pairs whose line cuts the polygon, with the line's values and tolerances at the
     polygon's vertices.
     """
-    vertices, _, parent = polygons.view()
-    unit, which = np.divmod(line, len(kinks))
-    columns = coef[parent[poly], :, unit]
-    columns[:, 2] -= np.asarray(kinks)[which]
-    z, tol = _line_values(vertices[poly], columns, scale[parent[poly], :, unit], rtol, spread)
+    parent = polygons.parent[poly]
+    if len(kinks) == 1:
+        unit, which = line, np.zeros_like(line)
+    else:
+        unit, which = np.divmod(line, len(kinks))
+    columns = coef[parent, :, unit]
+    if np.any(kinks):
+        columns[:, 2] -= kinks[which]
+    z, tol = _line_values(
+        polygons.vertices[poly],
+        columns,
+        scale[parent, :, unit],
+        rtol,
+        spread[polygons.item[poly]][:, None],
+    )
     beyond = np.any(z > tol, axis=1)
     polygons.above[poly, unit, which] = beyond
     cut = beyond & np.any(z < -tol, axis=1)
@@ -137,49 +144,46 @@ def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol, spread):
 def _cut(polygons: _Polygons, poly, line, z, tol, kinks) -> np.ndarray:
     """Cut distinct polygons ``poly`` by their lines: the part below stays in place, the part
     above is appended. Returns the indices of the parts above."""
-    _, count, _ = polygons.view()
-    halves, counts = _clip(polygons.vertices[poly], count[poly], z, tol)
-    polygons.widen(halves.shape[2])
-    width = polygons.vertices.shape[1]
+    halves, counts = _clip(polygons.vertices[poly], polygons.count[poly], z, tol)
+    if halves.shape[2] > polygons.vertices.shape[1]:
+        polygons.vertices = _pad(polygons.vertices, halves.shape[2])
+    halves = _pad(halves, polygons.vertices.shape[1])
     unit, which = np.divmod(line, len(kinks))
-    polygons.vertices[poly] = _pad(halves[1], width)
+    polygons.vertices[poly] = halves[1]
     polygons.count[poly] = counts[1]
     polygons.above[poly, unit, which] = False
     above = polygons.above[poly]
     above[np.arange(len(poly)), unit, which] = True
     first = polygons.size
-    polygons.append(_pad(halves[0], width), counts[0], polygons.parent[poly], above)
+    polygons.append(halves[0], counts[0], polygons.parent[poly], polygons.item[poly], above)
     return np.arange(first, polygons.size)
 
 
-def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread) -> None:
+def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread, above, may_cut) -> None:
     """Cut every polygon by every line ``z_j = k`` of one layer (in place), and record on which
     side of each line every resulting polygon lies (``polygons.above``).
 
-    A line can only cut a polygon whose enclosing disc it meets; for the others the side is the
-    side of the disc's centre. The (polygon, line) pairs that do cut are then processed in rounds:
-    each round cuts every polygon with pending lines by its first one, and re-tests the two parts
-    against the polygon's other pending lines. The rounds are as many as the most lines that cut
-    one polygon, usually far fewer than the layer's units.
+    A line can only cut a polygon whose enclosing disc it meets (``may_cut``, ``(P, lines)``);
+    for the others the side is the side of the disc's centre (``above``, ``(P, width, kinks)``).
+    The (polygon, line) pairs that do cut are then processed in rounds: each round cuts every
+    polygon with pending lines by its first one, and re-tests the two parts against the polygon's
+    other pending lines. The rounds are as many as the most lines that cut one polygon, usually
+    far fewer than the layer's units.
     """
-    vertices, count, _ = polygons.view()
-    center, radius = _discs(vertices, count)
-    z_center = np.einsum("pk,pkn->pn", center, coef[:, :2]) + coef[:, 2]
-    reach = radius[:, None] * np.hypot(coef[:, 0], coef[:, 1])
-    reach += rtol * np.einsum("pk,pkn->pn", np.abs(center) + radius[:, None] + spread, scale[:, :2])
-    reach += rtol * scale[:, 2]
-    polygons.above = np.zeros((len(polygons.count), coef.shape[2], len(kinks)), bool)
-    polygons.above[: polygons.size] = z_center[..., None] > np.asarray(kinks)
-    may_cut = np.abs(z_center[..., None] - np.asarray(kinks)) <= reach[..., None]
-    poly, line = np.nonzero(may_cut.reshape(len(count), -1))  # sorted by polygon
+    polygons.above = np.zeros((len(polygons.count), *above.shape[1:]), bool)
+    polygons.above[: polygons.size] = above
+    poly, line = np.nonzero(may_cut)  # sorted by polygon
     pending = _test(polygons, poly, line, coef, scale, kinks, rtol, spread)
     while pending[0].size:
         poly, line, z, tol = pending
         first = np.ones(poly.size, bool)
         first[1:] = poly[1:] != poly[:-1]
+        if first.all():  # one line per polygon: the parts have none left
+            _cut(polygons, poly, line, z, tol, kinks)
+            break
         upper = _cut(polygons, poly[first], line[first], z[first], tol[first], kinks)
         rest_poly, rest_line = poly[~first], line[~first]
-        rest_upper = upper[np.searchsorted(poly[first], rest_poly)]
+        rest_upper = upper[np.cumsum(first)[~first] - 1]
         poly = np.concatenate([rest_poly, rest_upper])
         line = np.concatenate([rest_line, rest_line])
         order = np.lexsort((line, poly))
@@ -187,65 +191,163 @@ def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread) -> None:
 
 
 def _pad(vertices: np.ndarray, width: int) -> np.ndarray:
-    """Pad vertex arrays ``(P, V, 2)`` to ``width`` vertices with copies of the first."""
-    extra = width - vertices.shape[1]
+    """Pad vertex arrays ``(..., V, 2)`` to ``width`` vertices with copies of the first."""
+    extra = width - vertices.shape[-2]
     if extra <= 0:
         return vertices
-    return np.concatenate([vertices, np.repeat(vertices[:, :1], extra, axis=1)], axis=1)
+    first = np.repeat(vertices[..., :1, :], extra, axis=-2)
+    return np.concatenate([vertices, first], axis=-2)
 
 
-def _activate(coef, scale, piece, pwl: PiecewiseLinear):
-    """Maps of the layer's outputs ``sigma(z)`` given each unit's piece, with their companions
-    (in place: ``coef`` and ``scale`` are overwritten)."""
+def _activate(coef, scale, parent, piece, pwl: PiecewiseLinear, companion: bool = True):
+    """Maps of the layer's outputs ``sigma(z)`` on the polygons, given each one's parent (whose
+    pre-activation map it has) and the pieces of its units, with their companions (or ``None``
+    when ``companion`` is false)."""
     slope = np.asarray(pwl.slopes)[piece][:, None, :]
-    coef *= slope
-    scale *= np.abs(slope)
+    maps = np.take(coef, parent, axis=0)
+    maps *= slope
+    maps_scale = None
+    if companion:
+        maps_scale = np.take(scale, parent, axis=0)
+        maps_scale *= np.abs(slope)
     if any(pwl.intercepts):
         intercept = np.asarray(pwl.intercepts)[piece]
-        coef[:, 2] += intercept
-        scale[:, 2] += np.abs(intercept)
-    return coef, scale
+        maps[:, 2] += intercept
+        if companion:
+            maps_scale[:, 2] += np.abs(intercept)
+    return maps, maps_scale
+
+
+class NumpyLayer:
+    """The dense part of one layer on the host: every polygon's pre-activation maps ``C`` and
+    companions ``M`` (a matrix product per network), and which lines may cut its disc."""
+
+    def __call__(self, maps, maps_scale, weight, bias, item, center, radius, spread, kinks, rtol):
+        """``maps``, ``maps_scale``: ``(P, 3, n)``; ``weight``: ``(K, n, m)``, ``bias``:
+        ``(K, m)`` (one per network); ``item``: ``(P,)``; ``center``: ``(P, 2)``; ``radius``,
+        ``spread``: ``(P,)``. Returns ``coef, scale`` ``(P, 3, m)``, ``above``
+        ``(P, m, kinks)`` (the disc's centre beyond each kink) and ``may_cut`` ``(P, m * kinks)``.
+        """
+        coef = _by_item(maps, weight, item)
+        coef[:, 2] += bias[item] if len(bias) > 1 else bias[0]
+        scale = _by_item(maps_scale, np.abs(weight), item)
+        scale[:, 2] += np.abs(bias[item] if len(bias) > 1 else bias[0])
+        s, t = center[:, :1], center[:, 1:]
+        z_center = s * coef[:, 0] + t * coef[:, 1] + coef[:, 2]
+        rim = (radius + spread)[:, None]
+        reach = radius[:, None] * np.hypot(coef[:, 0], coef[:, 1])
+        reach += rtol * ((np.abs(s) + rim) * scale[:, 0] + (np.abs(t) + rim) * scale[:, 1])
+        reach += rtol * scale[:, 2]
+        above = z_center[..., None] > kinks
+        may_cut = np.abs(z_center[..., None] - kinks) <= reach[..., None]
+        return coef, scale, above, may_cut.reshape(len(coef), -1)
+
+
+def _by_item(maps, weight, item):
+    """``maps[p] @ weight[item[p]]``: ``(P, 3, n)`` by ``(K, n, m)`` gives ``(P, 3, m)``."""
+    rows, _, fan_in = maps.shape
+    if len(weight) == 1:
+        return (maps.reshape(-1, fan_in) @ weight[0]).reshape(rows, 3, -1)
+    order = np.argsort(item, kind="stable")
+    starts = np.searchsorted(item[order], np.arange(len(weight) + 1))
+    ordered = np.take(maps, order, axis=0)
+    product = np.empty((rows, 3, weight.shape[2]))
+    for k in np.flatnonzero(np.diff(starts)):
+        lo, hi = starts[k], starts[k + 1]
+        product[lo:hi] = ordered[lo:hi] @ weight[k]
+    out = np.empty_like(product)
+    out[order] = product
+    return out
 
 
 def partition(
-    layers: Layers,
-    box: np.ndarray,
-    origin: np.ndarray,
-    basis: np.ndarray,
+    layers: Sequence[tuple[np.ndarray, np.ndarray]],
+    boxes: np.ndarray,
+    origins: np.ndarray,
+    bases: np.ndarray,
     pwl: PiecewiseLinear,
     rtol: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Polygons of the activation regions of ``layers`` in ``box`` on the slice.
+    *,
+    maps: bool = True,
+    patterns: bool = True,
+    layer: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    """Polygons of the activation regions of ``K`` networks (or slices) of one shape, each in its
+    box on its slice.
 
-    Returns ``(vertices, count, patterns, maps)``: padded vertices ``(P, V, 2)`` in slice
-    coordinates (counter-clockwise), vertex counts ``(P,)``, piece indices ``(P, units)`` int8 and
-    the last layer's output maps ``(P, 3, width)``.
+    Args:
+      layers: ``[(W, b), ...]`` with ``W`` of shape ``(K, in, out)`` and ``b`` ``(K, out)``; a
+        leading axis of length 1 serves every item.
+      boxes: ``(K, 2, 2)``; origins: ``(K, d)``; bases: ``(K, 2, d)``.
+      maps, patterns: whether to compute the last layer's maps and the patterns.
+      layer: the dense part of a layer (:class:`NumpyLayer`, or the JAX one in
+        :mod:`actlab.regions._plane_jax`).
+
+    Returns ``(vertices, count, patterns, maps, item)``: padded vertices ``(P, V, 2)`` in slice
+    coordinates (counter-clockwise), vertex counts ``(P,)``, piece indices ``(P, units)`` int8, the
+    last layer's output maps ``(P, 3, width)`` (``None`` unless asked for) and the item of each
+    polygon ``(P,)``.
     """
-    (s0, s1), (t0, t1) = box
-    spread = float(np.abs(box).max())  # vertex coordinates are known to rtol times this
-    square = np.array([[[s0, t0], [s1, t0], [s1, t1], [s0, t1], [s0, t0]]])
-    polygons = _Polygons(square, np.array([4]), np.array([0]), np.zeros((1, 0, 0), bool), size=1)
+    layer = NumpyLayer() if layer is None else layer
+    items = len(boxes)
+    kinks = np.asarray(pwl.kinks)
+    spread = np.abs(boxes).reshape(items, -1).max(axis=1)  # coordinates known to rtol times this
+    (s0, s1), (t0, t1) = boxes[:, 0].T, boxes[:, 1].T
+    square = np.stack([[s0, t0], [s1, t0], [s1, t1], [s0, t1], [s0, t0]]).transpose(2, 0, 1)
+    polygons = _Polygons(
+        vertices=np.ascontiguousarray(square),
+        count=np.full(items, 4),
+        parent=np.arange(items),
+        item=np.arange(items),
+        above=np.zeros((items, 0, 0), bool),
+        size=items,
+    )
     # input map x = [s, t, 1] @ [basis; origin] and its absolute companion
-    maps = np.concatenate([basis, origin[None]])[None]
-    maps_scale = np.abs(maps)
+    current = np.concatenate([bases, origins[:, None]], axis=1)
+    current_scale = np.abs(current)
     pieces, parents = [], []
-    for weight, bias in layers:
-        coef = (maps.reshape(-1, weight.shape[0]) @ weight).reshape(len(maps), 3, -1)
-        coef[:, 2] += bias
-        scale = (maps_scale.reshape(-1, weight.shape[0]) @ np.abs(weight)).reshape(coef.shape)
-        scale[:, 2] += np.abs(bias)
-        polygons.parent[: polygons.size] = np.arange(polygons.size)
-        _split_layer(polygons, coef, scale, pwl.kinks, rtol, spread)
-        _, _, parent = polygons.view()
+    for depth, (weight, bias) in enumerate(layers):
+        size = polygons.size
+        vertices, count = polygons.vertices[:size], polygons.count[:size]
+        item = polygons.item[:size]
+        center, radius = _discs(vertices, count)
+        coef, scale, above, may_cut = layer(
+            current, current_scale, weight, bias, item, center, radius, spread[item], kinks, rtol
+        )
+        polygons.parent[:size] = np.arange(size)
+        _split_layer(polygons, coef, scale, kinks, rtol, spread, above, may_cut)
+        parent = polygons.parent[: polygons.size].copy()
         piece = polygons.above[: polygons.size].sum(axis=2, dtype=np.int8)
-        pieces.append(piece)
-        parents.append(parent.copy())
-        maps, maps_scale = _activate(coef[parent], scale[parent], piece, pwl)
-    # patterns: each layer's pieces, carried down to the final polygons through their ancestors
-    lineage = np.arange(polygons.size)
-    columns = []
-    for piece, parent in zip(reversed(pieces), reversed(parents), strict=True):
-        columns.append(piece[lineage])
-        lineage = parent[lineage]
-    vertices, count, _ = polygons.view()
-    return vertices.copy(), count.copy(), np.concatenate(columns[::-1], axis=1), maps
+        if patterns:
+            pieces.append(piece)
+            parents.append(parent)
+        last = depth == len(layers) - 1
+        if not last or maps:
+            current, current_scale = _activate(coef, scale, parent, piece, pwl, not last)
+    pattern = None
+    if patterns:  # each layer's pieces, carried down to the final polygons through their ancestors
+        lineage = np.arange(polygons.size)
+        columns = []
+        for piece, parent in zip(reversed(pieces), reversed(parents), strict=True):
+            columns.append(piece[lineage])
+            lineage = parent[lineage]
+        pattern = np.concatenate(columns[::-1], axis=1)
+    size = polygons.size
+    return (
+        polygons.vertices[:size].copy(),
+        polygons.count[:size].copy(),
+        pattern,
+        current if maps else None,
+        polygons.item[:size].copy(),
+    )
+
+
+def stack_layers(networks: Sequence[Layers]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Checked networks of one shape as layers with a leading axis: ``W`` ``(K, in, out)``, ``b``
+    ``(K, out)``."""
+    if len(networks) == 1:
+        return [(w[None], b[None]) for w, b in networks[0]]
+    return [
+        (np.stack([net[l][0] for net in networks]), np.stack([net[l][1] for net in networks]))
+        for l in range(len(networks[0]))
+    ]

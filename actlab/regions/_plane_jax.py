@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from actlab.checks import message
+from actlab.checks import one_of
 from actlab.regions._polygons import NumpyLayer
 from actlab.regions._validate import Layers
 
@@ -94,9 +94,7 @@ class JaxLayer:
 def layer_backend(backend: str, layers: Layers) -> NumpyLayer | JaxLayer:
     """The dense part of a layer for ``backend`` (``"auto"``: JAX when JAX's default device is a
     GPU and the network has at least :data:`AUTO_UNITS` hidden units, else NumPy)."""
-    if backend not in BACKENDS:
-        raise ValueError(message("backend", f"one of {', '.join(map(repr, BACKENDS))}",
-                                 repr(backend)))  # fmt: skip
+    one_of(backend, "backend", BACKENDS)
     if backend == "auto":
         units = sum(w.shape[1] for w, _ in layers)
         backend = "jax" if units >= AUTO_UNITS and jax.default_backend() == "gpu" else "numpy"

@@ -44,14 +44,19 @@ class _Polygons:
     above: np.ndarray  # (capacity, width, kinks) bool: the polygon lies beyond each unit's kink
     size: int
 
-    def append(self, vertices, count, parent, item, above) -> None:
-        new = self.size + len(count)
-        if new > len(self.count):
-            grow = max(new, 2 * len(self.count)) - len(self.count)
+    def reserve(self, capacity: int) -> None:
+        """Make room for ``capacity`` polygons."""
+        if capacity > len(self.count):
+            grow = capacity - len(self.count)
             self.vertices, self.count, self.parent, self.item, self.above = (
                 np.concatenate([array, np.zeros((grow, *array.shape[1:]), array.dtype)])
                 for array in (self.vertices, self.count, self.parent, self.item, self.above)
             )
+
+    def append(self, vertices, count, parent, item, above) -> None:
+        new = self.size + len(count)
+        if new > len(self.count):
+            self.reserve(max(new, 2 * len(self.count)))
         self.vertices[self.size : new] = vertices
         self.count[self.size : new] = count
         self.parent[self.size : new] = parent
@@ -170,9 +175,10 @@ def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread, above, m
     other pending lines. The rounds are as many as the most lines that cut one polygon, usually
     far fewer than the layer's units.
     """
+    poly, line = np.nonzero(may_cut)  # sorted by polygon
     polygons.above = np.zeros((len(polygons.count), *above.shape[1:]), bool)
     polygons.above[: polygons.size] = above
-    poly, line = np.nonzero(may_cut)  # sorted by polygon
+    polygons.reserve(polygons.size + min(len(poly), 3 * polygons.size + 64))
     pending = _test(polygons, poly, line, coef, scale, kinks, rtol, spread)
     while pending[0].size:
         poly, line, z, tol = pending
@@ -249,14 +255,14 @@ def _by_item(maps, weight, item):
     if len(weight) == 1:
         return (maps.reshape(-1, fan_in) @ weight[0]).reshape(rows, 3, -1)
     order = np.argsort(item, kind="stable")
-    starts = np.searchsorted(item[order], np.arange(len(weight) + 1))
-    ordered = np.take(maps, order, axis=0)
-    product = np.empty((rows, 3, weight.shape[2]))
+    starts = 3 * np.searchsorted(item[order], np.arange(len(weight) + 1))
+    ordered = np.take(maps, order, axis=0).reshape(-1, fan_in)
+    product = np.empty((3 * rows, weight.shape[2]))
     for k in np.flatnonzero(np.diff(starts)):
         lo, hi = starts[k], starts[k + 1]
-        product[lo:hi] = ordered[lo:hi] @ weight[k]
-    out = np.empty_like(product)
-    out[order] = product
+        np.matmul(ordered[lo:hi], weight[k], out=product[lo:hi])
+    out = np.empty((rows, 3, weight.shape[2]))
+    out[order] = product.reshape(rows, 3, -1)
     return out
 
 

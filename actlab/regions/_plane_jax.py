@@ -67,8 +67,8 @@ def _layer(maps, maps_scale, weight, bias, item, center, radius, spread, kinks, 
     reach = radius[:, None] * jnp.hypot(coef[:, 0], coef[:, 1])
     reach = reach + rtol * ((jnp.abs(s) + rim) * scale[:, 0] + (jnp.abs(t) + rim) * scale[:, 1])
     reach = reach + rtol * scale[:, 2]
-    above = z_center[..., None] > kinks
-    may_cut = jnp.abs(z_center[..., None] - kinks) <= reach[..., None]
+    above = z_center[..., None] > kinks[None, None, :]
+    may_cut = jnp.abs(z_center[..., None] - kinks[None, None, :]) <= reach[..., None]
     return coef, scale, above, may_cut.reshape(rows, -1)
 
 

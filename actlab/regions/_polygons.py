@@ -79,34 +79,35 @@ def _line_values(vertices, coef, scale, rtol, spread):
     return values, tol
 
 
-def _clip(vertices, count, values, tol):
+def _clip(vertices, count, values, pos, neg):
     """Split each polygon by its line ``values = 0``; returns both halves, padded.
+
+    ``pos``, ``neg``: ``(Q, V)`` whether each vertex lies beyond the line's tolerance on either
+    side (vertices on the line, neither, go to both halves).
 
     Returns ``(halves, counts)``: ``(2, Q, W, 2)`` and ``(2, Q)``, the half where the line's value
     is ``>= 0`` first, then the half where it is ``<= 0``; ``W`` is the longest half plus one.
     """
     polygons, width = values.shape
-    side = (values > tol).view(np.int8) - (values < -tol).view(np.int8)
     following = np.arange(1, width + 1) % width  # the edge after the last vertex closes it
     valid = np.arange(width) < count[:, None]
-    crosses = valid & (side * side[:, following] < 0)
+    crosses = valid & ((pos & neg[:, following]) | (neg & pos[:, following]))
     gap = np.where(crosses, values - values[:, following], 1.0)
     fraction = np.where(crosses, values / gap, 0.0)[..., None]
     crossing = vertices + fraction * (vertices[:, following] - vertices)
     # each vertex may be followed by the crossing on its outgoing edge: 2 * width candidates
     candidates = np.stack([vertices, crossing], axis=2).reshape(polygons, 2 * width, 2)
     keep = np.empty((2, polygons, width, 2), bool)
-    keep[0, ..., 0] = valid & (side >= 0)
-    keep[1, ..., 0] = valid & (side <= 0)
+    keep[0, ..., 0] = valid & ~neg
+    keep[1, ..., 0] = valid & ~pos
     keep[:, ..., 1] = crosses
     keep = keep.reshape(2 * polygons, 2 * width)
     position = np.cumsum(keep, axis=1)
     kept = position[:, -1]
     rows, cols = np.nonzero(keep)
-    source = rows % polygons
     first = candidates[np.arange(2 * polygons) % polygons, keep.argmax(axis=1)]
     halves = np.repeat(first[:, None], kept.max() + 1, axis=1)
-    halves[rows, position[rows, cols] - 1] = candidates[source, cols]
+    halves[rows, position[rows, cols] - 1] = candidates[rows % polygons, cols]
     return halves.reshape(2, polygons, -1, 2), kept.reshape(2, polygons)
 
 
@@ -140,16 +141,17 @@ def _test(polygons: _Polygons, poly, line, coef, scale, kinks, rtol, spread):
         rtol,
         spread[polygons.item[poly]][:, None],
     )
-    beyond = np.any(z > tol, axis=1)
+    pos, neg = z > tol, z < -tol
+    beyond = np.any(pos, axis=1)
     polygons.above[poly, unit, which] = beyond
-    cut = beyond & np.any(z < -tol, axis=1)
-    return poly[cut], line[cut], z[cut], tol[cut]
+    cut = beyond & np.any(neg, axis=1)
+    return poly[cut], line[cut], z[cut], pos[cut], neg[cut]
 
 
-def _cut(polygons: _Polygons, poly, line, z, tol, kinks) -> np.ndarray:
+def _cut(polygons: _Polygons, poly, line, z, pos, neg, kinks) -> np.ndarray:
     """Cut distinct polygons ``poly`` by their lines: the part below stays in place, the part
     above is appended. Returns the indices of the parts above."""
-    halves, counts = _clip(polygons.vertices[poly], polygons.count[poly], z, tol)
+    halves, counts = _clip(polygons.vertices[poly], polygons.count[poly], z, pos, neg)
     if halves.shape[2] > polygons.vertices.shape[1]:
         polygons.vertices = _pad(polygons.vertices, halves.shape[2])
     halves = _pad(halves, polygons.vertices.shape[1])
@@ -181,13 +183,13 @@ def _split_layer(polygons: _Polygons, coef, scale, kinks, rtol, spread, above, m
     polygons.reserve(polygons.size + min(len(poly), 3 * polygons.size + 64))
     pending = _test(polygons, poly, line, coef, scale, kinks, rtol, spread)
     while pending[0].size:
-        poly, line, z, tol = pending
+        poly, line, z, pos, neg = pending
         first = np.ones(poly.size, bool)
         first[1:] = poly[1:] != poly[:-1]
         if first.all():  # one line per polygon: the parts have none left
-            _cut(polygons, poly, line, z, tol, kinks)
+            _cut(polygons, poly, line, z, pos, neg, kinks)
             break
-        upper = _cut(polygons, poly[first], line[first], z[first], tol[first], kinks)
+        upper = _cut(polygons, poly[first], line[first], z[first], pos[first], neg[first], kinks)
         rest_poly, rest_line = poly[~first], line[~first]
         rest_upper = upper[np.cumsum(first)[~first] - 1]
         poly = np.concatenate([rest_poly, rest_upper])

@@ -59,8 +59,9 @@ def count_planes(
       >>> bool(np.all(counts == [count_plane(net) for net in nets]))
       True
     """
-    if isinstance(networks, str | bytes) or not isinstance(networks, Sequence) or not networks:
-        raise (ValueError if isinstance(networks, Sequence) else TypeError)(
+    sequence = isinstance(networks, Sequence) and not isinstance(networks, str | bytes)
+    if not sequence or not networks:
+        raise (ValueError if sequence else TypeError)(
             message("networks", "a non-empty sequence of networks [(W, b), ...]",
                     show(networks))
         )  # fmt: skip

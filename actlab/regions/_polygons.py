@@ -252,20 +252,18 @@ class NumpyLayer:
 
 
 def _by_item(maps, weight, item):
-    """``maps[p] @ weight[item[p]]``: ``(P, 3, n)`` by ``(K, n, m)`` gives ``(P, 3, m)``."""
+    """``maps[p] @ weight[item[p]]``: ``(P, 3, n)`` by ``(K, n, m)`` gives ``(P, 3, m)``;
+    ``item`` sorted (each item's polygons together)."""
     rows, _, fan_in = maps.shape
+    flat = maps.reshape(-1, fan_in)
     if len(weight) == 1:
-        return (maps.reshape(-1, fan_in) @ weight[0]).reshape(rows, 3, -1)
-    order = np.argsort(item, kind="stable")
-    starts = 3 * np.searchsorted(item[order], np.arange(len(weight) + 1))
-    ordered = np.take(maps, order, axis=0).reshape(-1, fan_in)
+        return (flat @ weight[0]).reshape(rows, 3, -1)
+    starts = 3 * np.searchsorted(item, np.arange(len(weight) + 1))
     product = np.empty((3 * rows, weight.shape[2]))
     for k in np.flatnonzero(np.diff(starts)):
         lo, hi = starts[k], starts[k + 1]
-        np.matmul(ordered[lo:hi], weight[k], out=product[lo:hi])
-    out = np.empty((rows, 3, weight.shape[2]))
-    out[order] = product.reshape(rows, 3, -1)
-    return out
+        np.matmul(flat[lo:hi], weight[k], out=product[lo:hi])
+    return product.reshape(rows, 3, -1)
 
 
 def partition(
@@ -326,10 +324,15 @@ def partition(
         _split_layer(polygons, coef, scale, kinks, rtol, spread, above, may_cut)
         parent = polygons.parent[: polygons.size].copy()
         piece = polygons.above[: polygons.size].sum(axis=2, dtype=np.int8)
+        last = depth == len(layers) - 1
+        if items > 1 and not last:  # each item's polygons together, for its matrix products
+            order = np.argsort(polygons.item[: polygons.size], kind="stable")
+            for array in (polygons.vertices, polygons.count, polygons.item):
+                array[: polygons.size] = array[order]
+            parent, piece = parent[order], piece[order]
         if patterns:
             pieces.append(piece)
             parents.append(parent)
-        last = depth == len(layers) - 1
         if not last or maps:
             current, current_scale = _activate(coef, scale, parent, piece, pwl, not last)
     pattern = None

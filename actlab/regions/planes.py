@@ -1,9 +1,9 @@
 """Exact region counts of many networks, or many slices, at once (sweeps over seeds).
 
 :func:`count_planes` runs the partition of :func:`actlab.regions.count_plane` on all of them
-together: the boxes of every network are cut by their lines in the same rounds, as one set of
+together: the boxes of many networks are cut by their lines in the same rounds, as one set of
 polygons that each know their network, so the fixed cost of a call (a few hundred NumPy
-operations per layer) is paid once for the batch instead of once per network. Networks of
+operations per layer) is paid once per chunk of networks instead of once per network. Networks of
 different shapes are grouped by shape. Counts are those of :func:`count_plane`, one by one.
 """
 
@@ -23,6 +23,11 @@ from actlab.regions._polygons import partition, stack_layers
 from actlab.regions._validate import check_box, check_layers, check_slice
 
 __all__ = ["count_planes"]
+
+_POLYGONS_PER_CHUNK = 20_000
+"""Networks are partitioned together in chunks of about this many polygons (expected regions:
+``0.4 N^2`` for ``N`` hidden units, as at He initialisation): enough to spread the fixed cost of
+the rounds, few enough that the arrays stay in the CPU's caches."""
 
 
 def count_planes(
@@ -90,21 +95,26 @@ def count_planes(
     for k, network in enumerate(checked):
         groups.setdefault(tuple(w.shape for w, _ in network), []).append(k)
     counts = np.zeros(items, np.int64)
-    for members in groups.values():
-        nets = [checked[k] for k in members]
-        _, _, _, _, item = partition(
-            stack_layers(nets),
-            boxes[members],
-            np.stack([origin_array[k] for k in members]),
-            np.stack([basis_array[k] for k in members]),
-            pwl,
-            rtol,
-            maps=False,
-            patterns=False,
-            layer=layer_backend(backend, nets[0]),
-        )
-        counts[members] = np.bincount(item, minlength=len(members))
+    for group in groups.values():
+        units = sum(w.shape[1] for w, _ in checked[group[0]])
+        chunk = max(1, int(_POLYGONS_PER_CHUNK / (0.4 * units**2 + 1)))
+        for start in range(0, len(group), chunk):
+            members = group[start : start + chunk]
+            counts[members] = _count(
+                [checked[k] for k in members], boxes[members],
+                [origin_array[k] for k in members], [basis_array[k] for k in members],
+                pwl, rtol, backend,
+            )  # fmt: skip
     return counts
+
+
+def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
+    """Counts of networks of one shape, in one partition."""
+    _, _, _, _, item = partition(
+        stack_layers(nets), boxes, np.stack(origins), np.stack(bases), pwl, rtol,
+        maps=False, patterns=False, layer=layer_backend(backend, nets[0]),
+    )  # fmt: skip
+    return np.bincount(item, minlength=len(nets))
 
 
 def _boxes(bounds: Any, items: int) -> np.ndarray:

@@ -20,7 +20,9 @@ def he_network(seed, widths, sigma_b2=0.01, inputs=2):
 
 
 def test_many_networks_of_mixed_shapes_count_as_one_by_one():
-    networks = [he_network(seed, widths) for seed in range(12) for widths in ([6, 6], [4], [5, 3, 4])]
+    networks = [
+        he_network(seed, widths) for seed in range(12) for widths in ([6, 6], [4], [5, 3, 4])
+    ]
     counts = regions.count_planes(networks)
     assert counts.dtype == np.int64 and counts.shape == (36,)
     assert counts.tolist() == [regions.count_plane(net) for net in networks]
@@ -53,7 +55,9 @@ def test_many_slices_of_one_network_share_its_check():
 
 @pytest.mark.parametrize("act", DEGENERATE_ACTIVATIONS)
 def test_degenerate_networks_count_as_one_by_one(act):
-    seeds = [s for s in range(150) if DEGENERATE_ACTIVATIONS[s % len(DEGENERATE_ACTIVATIONS)] == act]
+    seeds = [
+        s for s in range(150) if DEGENERATE_ACTIVATIONS[s % len(DEGENERATE_ACTIVATIONS)] == act
+    ]
     networks = [degenerate_network(s, 2) for s in seeds]
     boxes = [degenerate_box(s) for s in seeds]
     counts = regions.count_planes(networks, bounds=boxes, activation=act)
@@ -134,7 +138,9 @@ def test_the_jax_path_counts_as_the_numpy_path_on_many_networks_incl_degenerate_
         layers, box = degenerate_network(seed, 2), degenerate_box(seed)
         numpy_count = regions.count_plane(layers, bounds=box, activation=act, backend="numpy")
         assert regions.count_plane(layers, bounds=box, activation=act, backend="jax") == numpy_count
-    networks = [he_network(seed, [16] * 4, sigma_b2) for seed in range(10) for sigma_b2 in (0, 0.01)]
+    networks = [
+        he_network(seed, [16] * 4, sigma_b2) for seed in range(10) for sigma_b2 in (0, 0.01)
+    ]
     numpy_counts = regions.count_planes(networks, backend="numpy")
     assert np.array_equal(regions.count_planes(networks, backend="jax"), numpy_counts)
     assert numpy_counts.tolist() == [regions.count_plane(n, backend="jax") for n in networks]

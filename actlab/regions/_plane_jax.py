@@ -80,9 +80,7 @@ class JaxLayer:
         rows = len(maps)
         padded = rows_bucket(rows)
         with jax.enable_x64(True):
-            args = [
-                _pad_rows(a, padded) for a in (maps, maps_scale, item, center, radius, spread)
-            ]
+            args = [_pad_rows(a, padded) for a in (maps, maps_scale, item, center, radius, spread)]
             coef, scale, above, may_cut = _layer(
                 args[0], args[1], weight, bias, args[2], args[3], args[4], args[5],
                 np.asarray(kinks, np.float64), rtol=rtol,

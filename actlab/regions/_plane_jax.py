@@ -61,12 +61,12 @@ def _layer(maps, maps_scale, weight, bias, item, center, radius, spread, kinks, 
         shift = bias[item]
     coef = coef.at[:, 2].add(shift)
     scale = scale.at[:, 2].add(jnp.abs(shift))
-    s, t = center[:, :1], center[:, 1:]
-    z_center = s * coef[:, 0] + t * coef[:, 1] + coef[:, 2]
-    rim = (radius + spread)[:, None]
-    reach = radius[:, None] * jnp.hypot(coef[:, 0], coef[:, 1])
-    reach = reach + rtol * ((jnp.abs(s) + rim) * scale[:, 0] + (jnp.abs(t) + rim) * scale[:, 1])
-    reach = reach + rtol * scale[:, 2]
+    s, t, r = center[:, :1], center[:, 1:], radius[:, None]
+    z_center = coef[:, 2] + s * coef[:, 0] + t * coef[:, 1]
+    rim = r + spread[:, None]
+    reach = r * jnp.sqrt(coef[:, 0] * coef[:, 0] + coef[:, 1] * coef[:, 1])
+    reach = reach + (rtol * (jnp.abs(s) + rim)) * scale[:, 0]
+    reach = reach + (rtol * (jnp.abs(t) + rim)) * scale[:, 1] + rtol * scale[:, 2]
     above = z_center[..., None] > kinks[None, None, :]
     may_cut = jnp.abs(z_center[..., None] - kinks[None, None, :]) <= reach[..., None]
     return coef, scale, above, may_cut.reshape(rows, -1)

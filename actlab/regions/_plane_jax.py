@@ -47,9 +47,21 @@ def _pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("rtol",))
-def _layer(maps, maps_scale, weight, bias, item, center, radius, spread, kinks, *, rtol):
-    """:class:`NumpyLayer` in JAX (shapes as there, rows padded)."""
+@functools.partial(jax.jit, static_argnames=("rtol", "slopes", "intercepts"))
+def _layer(
+    coef, scale, parent, piece, weight, bias, item, center, radius, spread, kinks, *,
+    rtol, slopes, intercepts,
+):  # fmt: skip
+    """:class:`NumpyLayer` in JAX (shapes as there, rows padded; ``piece`` ``None`` for the
+    first layer)."""
+    maps, maps_scale = coef[parent], scale[parent]
+    if piece is not None:
+        slope = jnp.asarray(slopes)[piece][:, None, :]
+        maps, maps_scale = maps * slope, maps_scale * jnp.abs(slope)
+        if any(intercepts):
+            intercept = jnp.asarray(intercepts)[piece]
+            maps = maps.at[:, 2].add(intercept)
+            maps_scale = maps_scale.at[:, 2].add(jnp.abs(intercept))
     rows, _, fan_in = maps.shape
     if weight.shape[0] == 1:
         coef = (maps.reshape(-1, fan_in) @ weight[0]).reshape(rows, 3, -1)
@@ -76,14 +88,16 @@ class JaxLayer:
     """:class:`NumpyLayer`'s work on JAX's default device (float64), same arguments and
     results (NumPy arrays)."""
 
-    def __call__(self, maps, maps_scale, weight, bias, item, center, radius, spread, kinks, rtol):
-        rows = len(maps)
-        padded = rows_bucket(rows)
+    def __call__(self, previous, parent, piece, weight, bias, item, discs, kinks, rtol, pwl):
+        rows, padded = len(parent), rows_bucket(len(parent))
+        before = rows_bucket(len(previous[0]))
         with jax.enable_x64(True):
-            args = [_pad_rows(a, padded) for a in (maps, maps_scale, item, center, radius, spread)]
             coef, scale, above, may_cut = _layer(
-                args[0], args[1], weight, bias, args[2], args[3], args[4], args[5],
-                np.asarray(kinks, np.float64), rtol=rtol,
+                _pad_rows(previous[0], before), _pad_rows(previous[1], before),
+                _pad_rows(parent, padded), None if piece is None else _pad_rows(piece, padded),
+                weight, bias, _pad_rows(item, padded),
+                *(_pad_rows(a, padded) for a in discs), np.asarray(kinks, np.float64),
+                rtol=rtol, slopes=pwl.slopes, intercepts=pwl.intercepts,
             )  # fmt: skip
             coef, scale, above, may_cut = jax.device_get((coef, scale, above, may_cut))
         return coef[:rows], scale[:rows], above[:rows], may_cut[:rows]

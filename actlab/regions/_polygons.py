@@ -227,44 +227,49 @@ def _activate(coef, scale, parent, piece, pwl: PiecewiseLinear, companion: bool 
 
 
 class NumpyLayer:
-    """The dense part of one layer on the host: every polygon's pre-activation maps ``C`` and
-    companions ``M`` (a matrix product per network), and which lines may cut its disc.
+    """The dense part of one layer on the host: every polygon's input maps (its parent's maps
+    through the activation's pieces), its pre-activation maps ``C`` and companions ``M`` (a
+    matrix product per network), and which lines may cut its disc.
 
-    Large layers run in blocks of rows, so the temporaries of the disc test stay in the CPU's
-    caches."""
+    The polygons go in blocks of rows, so each block's temporaries stay in the CPU's caches."""
 
     block = 2048
 
-    def __call__(self, maps, maps_scale, weight, bias, item, center, radius, spread, kinks, rtol):
-        """``maps``, ``maps_scale``: ``(P, 3, n)``; ``weight``: ``(K, n, m)``, ``bias``:
-        ``(K, m)`` (one per network); ``item``: ``(P,)``; ``center``: ``(P, 2)``; ``radius``,
-        ``spread``: ``(P,)``. Returns ``coef, scale`` ``(P, 3, m)``, ``above``
-        ``(P, m, kinks)`` (the disc's centre beyond each kink) and ``may_cut`` ``(P, m * kinks)``.
+    def __call__(self, previous, parent, piece, weight, bias, item, discs, kinks, rtol, pwl):
+        """Args:
+          previous: ``(C, M)`` of the previous layer on the parents, ``(P0, 3, n)`` each (for
+            the first layer the input map ``[basis; origin]`` of each item and its absolute
+            value).
+          parent: ``(P,)`` each polygon's row of ``previous``; piece: ``(P, n)`` int8, the piece
+            of each of the previous layer's units on the polygon (``None`` for the first layer).
+          weight: ``(K, n, m)``, bias: ``(K, m)``, one per item; item: ``(P,)`` sorted.
+          discs: ``(center (P, 2), radius (P,), spread (P,))``: each polygon's enclosing disc
+            and its box's size.
+
+        Returns ``coef, scale`` ``(P, 3, m)``, ``above`` ``(P, m, kinks)`` (the disc's centre
+        beyond each kink) and ``may_cut`` ``(P, m * kinks)``.
         """
-        rows, width = len(maps), weight.shape[2]
-        one = len(weight) == 1
-        if one:  # the products block by block too, while the block is in cache
-            coef, scale = np.empty((rows, 3, width)), np.empty((rows, 3, width))
-            abs_weight = np.abs(weight[0])
-        else:
-            coef = _by_item(maps, weight, item)
-            coef[:, 2] += bias[item]
-            scale = _by_item(maps_scale, np.abs(weight), item)
-            scale[:, 2] += np.abs(bias[item])
+        rows, width = len(parent), weight.shape[2]
+        coef, scale = np.empty((rows, 3, width)), np.empty((rows, 3, width))
         above = np.empty((rows, width, len(kinks)), bool)
         may_cut = np.empty((rows, width, len(kinks)), bool)
+        abs_weight, abs_bias = np.abs(weight), np.abs(bias)
+        center, radius, spread = discs
         for lo in range(0, rows, self.block):
             block = slice(lo, lo + self.block)
-            if one:
-                c, m = coef[block], scale[block]  # views: filled in place
-                np.matmul(maps[block].reshape(-1, maps.shape[2]), weight[0],
-                          out=c.reshape(-1, width))  # fmt: skip
-                c[:, 2] += bias[0]
-                np.matmul(maps_scale[block].reshape(-1, maps.shape[2]), abs_weight,
-                          out=m.reshape(-1, width))  # fmt: skip
-                m[:, 2] += np.abs(bias[0])
+            if piece is None:
+                maps, maps_scale = previous[0][parent[block]], previous[1][parent[block]]
             else:
-                c, m = coef[block], scale[block]
+                maps, maps_scale = _activate(*previous, parent[block], piece[block], pwl)
+            c, m = coef[block], scale[block]  # views: filled in place
+            _by_item(maps, weight, item[block], out=c)
+            _by_item(maps_scale, abs_weight, item[block], out=m)
+            if len(bias) == 1:
+                c[:, 2] += bias[0]
+                m[:, 2] += abs_bias[0]
+            else:
+                c[:, 2] += bias[item[block]]
+                m[:, 2] += abs_bias[item[block]]
             s, t, r = center[block, :1], center[block, 1:], radius[block, None]
             z_center = c[:, 2] + s * c[:, 0]
             z_center += t * c[:, 1]
@@ -288,19 +293,18 @@ class NumpyLayer:
         return coef, scale, above, may_cut.reshape(rows, -1)
 
 
-def _by_item(maps, weight, item):
-    """``maps[p] @ weight[item[p]]``: ``(P, 3, n)`` by ``(K, n, m)`` gives ``(P, 3, m)``;
-    ``item`` sorted (each item's polygons together)."""
-    rows, _, fan_in = maps.shape
-    flat = maps.reshape(-1, fan_in)
+def _by_item(maps, weight, item, out):
+    """``out[p] = maps[p] @ weight[item[p]]``: ``(P, 3, n)`` by ``(K, n, m)`` into
+    ``(P, 3, m)``; ``item`` sorted (each item's polygons together)."""
+    fan_in, width = weight.shape[1:]
+    flat, product = maps.reshape(-1, fan_in), out.reshape(-1, width)
     if len(weight) == 1:
-        return (flat @ weight[0]).reshape(rows, 3, -1)
-    starts = 3 * np.searchsorted(item, np.arange(len(weight) + 1))
-    product = np.empty((3 * rows, weight.shape[2]))
+        np.matmul(flat, weight[0], out=product)
+        return
+    starts = 3 * np.searchsorted(item, np.arange(item[0], item[-1] + 2))
     for k in np.flatnonzero(np.diff(starts)):
         lo, hi = starts[k], starts[k + 1]
-        np.matmul(flat[lo:hi], weight[k], out=product[lo:hi])
-    return product.reshape(rows, 3, -1)
+        np.matmul(flat[lo:hi], weight[item[0] + k], out=product[lo:hi])
 
 
 def partition(
@@ -346,8 +350,8 @@ def partition(
         size=items,
     )
     # input map x = [s, t, 1] @ [basis; origin] and its absolute companion
-    current = np.concatenate([bases, origins[:, None]], axis=1)
-    current_scale = np.abs(current)
+    inputs = np.concatenate([bases, origins[:, None]], axis=1)
+    previous, parent, piece = (inputs, np.abs(inputs)), np.arange(items), None
     pieces, parents = [], []
     for depth, (weight, bias) in enumerate(layers):
         size = polygons.size
@@ -355,8 +359,9 @@ def partition(
         item = polygons.item[:size]
         center, radius = _discs(vertices, count)
         coef, scale, above, may_cut = layer(
-            current, current_scale, weight, bias, item, center, radius, spread[item], kinks, rtol
-        )
+            previous, parent, piece, weight, bias, item, (center, radius, spread[item]),
+            kinks, rtol, pwl,
+        )  # fmt: skip
         polygons.parent[:size] = np.arange(size)
         _split_layer(polygons, coef, scale, kinks, rtol, spread, above, may_cut)
         parent = polygons.parent[: polygons.size].copy()
@@ -370,8 +375,8 @@ def partition(
         if patterns:
             pieces.append(piece)
             parents.append(parent)
-        if not last or maps:
-            current, current_scale = _activate(coef, scale, parent, piece, pwl, not last)
+        previous = coef, scale
+    final_maps = _activate(coef, scale, parent, piece, pwl, False)[0] if maps else None
     pattern = None
     if patterns:  # each layer's pieces, carried down to the final polygons through their ancestors
         lineage = np.arange(polygons.size)
@@ -385,7 +390,7 @@ def partition(
         polygons.vertices[:size].copy(),
         polygons.count[:size].copy(),
         pattern,
-        current if maps else None,
+        final_maps,
         polygons.item[:size].copy(),
     )
 

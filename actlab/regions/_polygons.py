@@ -70,12 +70,16 @@ def _line_values(vertices, coef, scale, rtol, spread):
 
     ``vertices``: ``(P, V, 2)``; ``coef``, ``scale``: ``(P, 3)`` (the line's ``C`` column with the
     kink subtracted, and its ``M`` column); ``spread``: ``(P, 1)`` the size of each one's box.
+    The tolerance is ``rtol * ([|s| + spread, |t| + spread, 1] @ M)``.
     """
     s, t = vertices[..., 0], vertices[..., 1]
-    values = s * coef[:, :1] + t * coef[:, 1:2] + coef[:, 2:]
-    tol = rtol * (
-        (np.abs(s) + spread) * scale[:, :1] + (np.abs(t) + spread) * scale[:, 1:2] + scale[:, 2:]
-    )
+    values = s * coef[:, :1]
+    values += t * coef[:, 1:2]
+    values += coef[:, 2:]
+    ms, mt = rtol * scale[:, :1], rtol * scale[:, 1:2]
+    tol = np.abs(s) * ms
+    tol += np.abs(t) * mt
+    tol += spread * (ms + mt) + rtol * scale[:, 2:]
     return values, tol
 
 

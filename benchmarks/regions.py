@@ -317,7 +317,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # 0. regioncam side by side, count_planes, the JAX path
     peer = regioncam_rows(QUICK_SIZES if args.quick else ISSUE_SIZES, 0.3 if args.quick else 3.0)
-    sweep = sweep_rows(20 if args.quick else args.networks, 1 if args.quick else 3)
+    sweep = sweep_rows(20 if args.quick else args.networks, max(1, repeats // 3))
     backends = backend_rows([(16, 4)] if args.quick else [(32, 8), (64, 6)], 1 if args.quick else 3)
     section0 = {"regioncam": peer, "count_planes": sweep, "backends": backends}
     ok = all(row["agrees"] in (True, "-") for row in peer + backends) and sweep[0]["agrees"]

@@ -20,6 +20,13 @@ Each polygon ends up on one side of every line of the layer, which gives its pat
 
 Vertex arrays are padded to a common length with copies of the first vertex, so the edge after
 the last vertex is the closing edge and padded edges have zero length.
+
+The polygons may belong to many *items* (networks of one shape, each with its own box and slice,
+for :func:`actlab.regions.count_planes`): they are cut in the same rounds, and between layers
+each item's polygons are put together so its matrix products run on slices. Each layer's dense
+part (every polygon's maps through its parent's pieces, the products, the disc test) runs in
+blocks of rows that stay in the CPU's caches (:class:`NumpyLayer`), or as jitted JAX on a GPU
+(:mod:`actlab.regions._plane_jax`).
 """
 
 from __future__ import annotations

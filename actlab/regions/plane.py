@@ -13,6 +13,10 @@ lines and units that touch a kink without crossing add no regions, and no polygo
 Areas sum to the box
 area up to rounding (relative error around ``1e-12``).
 
+Each layer's dense part (every polygon's affine maps, every line against every polygon) can run
+as jitted JAX on a GPU (``backend=``); the cutting stays on the host, and the counts are the same.
+:func:`actlab.regions.count_planes` counts many networks or slices in one partition.
+
 *Activation regions* are the polygons: each has its own pattern (the piece index of every unit,
 e.g. on/off for ReLU). *Linear regions* merge neighbouring polygons on which the network computes
 the same affine map (:meth:`PlanePartition.linear_labels`); they can be fewer, e.g. a leaky ReLU

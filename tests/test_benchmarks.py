@@ -263,3 +263,34 @@ def test_regions_accelerator_defaults_count_as_the_cpu_defaults():
     assert regions.count_sampled(layers, points, batch=2**20) == regions.count_sampled(
         layers, points
     )
+def test_regions_benchmark_checks_counts_against_regioncam_and_the_reference(tmp_path):
+    import regions as bench
+
+    out = tmp_path / "regions.json"
+    result = bench.run(bench.arguments(["--quick", "--repeats", "1", "--json", str(out)]))
+    assert result["ok"] is True
+    peer = result["regioncam"]
+    assert [r["network"] for r in peer] == [
+        f"{n} sigma_b2={s}" for n in ("5x3", "20x2") for s in ("0", "0.01")
+    ]
+    for row in peer:
+        assert row["actlab ms"] > 0 and row["regions"] >= 1
+        if bench.have_regioncam():  # the peer is an optional extra: '-' where it is missing
+            assert row["agrees"] is True and row["ratio"] > 0
+        else:
+            assert row["agrees"] == row["ratio"] == "-"
+    together, one_by_one = result["count_planes"][:2]
+    assert together["agrees"] is True and together["regions"] == one_by_one["regions"]
+    assert all(row["agrees"] is True for row in result["backends"])
+    saved = json.loads(out.read_text())
+    assert saved["regioncam"] == peer and len(saved["results"]) == 7
+
+
+def test_regions_benchmark_runs_without_regioncam(monkeypatch):
+    import regions as bench
+
+    monkeypatch.setattr(bench, "have_regioncam", lambda: False)
+    (row,) = bench.sweep_rows(3, 1)[2:] or [None]
+    assert row is None
+    rows = bench.regioncam_rows([(5, 3)], 0.01)
+    assert [r["regioncam ms"] for r in rows] == ["-", "-"] and rows[0]["regions"] == 20

@@ -12,6 +12,7 @@ pre-activation exceeds exactly ``p`` kinks (for ReLU: on when ``> 0``).
   and the regions met in order with their patterns.
 - :func:`partition_plane`, :func:`count_plane`: the exact partition of a box of a 2D slice into
   convex polygons, with patterns, affine maps and areas; activation and linear region counts.
+  :func:`count_planes`: the counts of many networks or slices at once (sweeps over seeds).
 - :func:`partition_space`, :func:`count_space`: the exact partition of a box of the whole input
   space (dimension up to about 6) into convex polytopes, with facets, neighbours and linear regions.
 - :func:`slice_through`: the slice through three data points.
@@ -31,6 +32,7 @@ from actlab.regions import bounds
 from actlab.regions.constructions import sawtooth, tent_map
 from actlab.regions.line import LinePartition, count_line, count_lines, partition_line
 from actlab.regions.plane import PlanePartition, count_plane, partition_plane
+from actlab.regions.planes import count_planes
 from actlab.regions.sampled import count_sampled, grid_points, uniform_points
 from actlab.regions.slices import PlaneSlice, slice_through
 from actlab.regions.space import RegionLimitError, SpacePartition, count_space, partition_space
@@ -45,6 +47,7 @@ __all__ = [
     "count_line",
     "count_lines",
     "count_plane",
+    "count_planes",
     "count_sampled",
     "count_space",
     "grid_points",

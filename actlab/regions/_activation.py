@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,17 @@ def resolve(activation: Any) -> PiecewiseLinear:
       TypeError: a plain callable or another object (no registry activation behind it).
       ValueError: an unknown name, or an activation that is not piecewise linear.
     """
+    if isinstance(activation, str):  # a name's pieces never change: look them up once
+        return _resolve_name(activation)
+    return _resolve(activation)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolve_name(name: str) -> PiecewiseLinear:
+    return _resolve(name)
+
+
+def _resolve(activation: Any) -> PiecewiseLinear:
     registered = A.describe(activation)
     linear = ", ".join(n for n in A.names() if A.spec(n).piecewise_linear)
     expected = f"a piecewise-linear activation ({linear}) or activations.get(...) of one"

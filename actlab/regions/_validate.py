@@ -20,12 +20,14 @@ def _finite(name: str, array: np.ndarray) -> np.ndarray:
     return array
 
 
-def check_layers(layers: Any) -> Layers:
+def check_layers(layers: Any, name: str = "layers") -> Layers:
     """Hidden layers ``[(W, b), ...]`` (:func:`actlab.models.check_layers`), as finite float64."""
-    checked = check_network_layers(layers, convert=lambda a: np.asarray(a, dtype=np.float64))
+    checked = check_network_layers(
+        layers, name=name, convert=lambda a: np.asarray(a, dtype=np.float64)
+    )
     for l, (w, b) in enumerate(checked):
-        _finite(f"layers[{l}] W", w)
-        _finite(f"layers[{l}] b", b)
+        _finite(f"{name}[{l}] W", w)
+        _finite(f"{name}[{l}] b", b)
     return checked
 
 

@@ -13,6 +13,10 @@ lines and units that touch a kink without crossing add no regions, and no polygo
 Areas sum to the box
 area up to rounding (relative error around ``1e-12``).
 
+Each layer's dense part (every polygon's affine maps, every line against every polygon) can run
+as jitted JAX on a GPU (``backend=``); the cutting stays on the host, and the counts are the same.
+:func:`actlab.regions.count_planes` counts many networks or slices in one partition.
+
 *Activation regions* are the polygons: each has its own pattern (the piece index of every unit,
 e.g. on/off for ReLU). *Linear regions* merge neighbouring polygons on which the network computes
 the same affine map (:meth:`PlanePartition.linear_labels`); they can be fewer, e.g. a leaky ReLU
@@ -31,7 +35,8 @@ from actlab.checks import number
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
 from actlab.regions._linear import linear_labels
-from actlab.regions._polygons import partition
+from actlab.regions._plane_jax import layer_backend
+from actlab.regions._polygons import partition, stack_layers
 from actlab.regions._validate import Layers, check_box, check_layers, check_slice
 
 __all__ = ["PlanePartition", "count_plane", "partition_plane"]
@@ -126,6 +131,7 @@ def partition_plane(
     basis: np.ndarray | None = None,
     activation: A.ActivationLike = "relu",
     rtol: float = 1e-11,
+    backend: str = "auto",
 ) -> PlanePartition:
     r"""Exact partition of a box of a 2D slice of the input into activation regions.
 
@@ -140,6 +146,10 @@ def partition_plane(
       activation: a piecewise-linear activation: a registry name, ``activations.get(...)``
         (``get("leaky_relu", negative_slope=0.1)``) or a learnable module such as ``PReLU``.
       rtol: relative tolerance for "a vertex is on a line" (module docstring).
+      backend: where each layer's dense part runs (every polygon's affine maps, the test of
+        every line against every polygon): ``"numpy"`` on the host, ``"jax"`` as jitted JAX on
+        JAX's default device (a GPU when there is one), ``"auto"`` (default) JAX on a GPU for
+        large networks, NumPy otherwise. The counts are the same either way.
 
     Returns:
       A :class:`PlanePartition`: the polygons with their patterns, affine maps and areas.
@@ -150,13 +160,13 @@ def partition_plane(
       >>> part.count, float(part.areas.sum())
       (7, 25.0)
     """
-    checked = check_layers(layers)
-    pwl = resolve(activation)
-    dim = checked[0][0].shape[0]
-    box = check_box("bounds", bounds, 2)
-    origin_array, basis_array = check_slice(origin, basis, dim)
-    rtol = number(rtol, "rtol", low=0.0, low_open=True)
-    vertices, count, patterns, maps = partition(checked, box, origin_array, basis_array, pwl, rtol)
+    checked, pwl, box, origin_array, basis_array, rtol = _arguments(
+        layers, bounds, origin, basis, activation, rtol
+    )
+    vertices, count, patterns, maps, _ = partition(
+        stack_layers([checked]), box[None], origin_array[None], basis_array[None], pwl, rtol,
+        layer=layer_backend(backend, checked),
+    )  # fmt: skip
     following = np.roll(vertices, -1, axis=1)
     areas = 0.5 * np.sum(
         vertices[..., 0] * following[..., 1] - following[..., 0] * vertices[..., 1], axis=1
@@ -184,6 +194,7 @@ def count_plane(
     activation: A.ActivationLike = "relu",
     linear: bool = False,
     rtol: float = 1e-11,
+    backend: str = "auto",
 ) -> int:
     """Exact number of activation regions (or, with ``linear=True``, linear regions) in a box.
 
@@ -202,12 +213,32 @@ def count_plane(
       >>> count_plane(layers, bounds=((-2, 3), (-2, 3)))
       7
     """
-    part = partition_plane(
-        layers,
-        bounds=bounds,
-        origin=origin,
-        basis=basis,
-        activation=activation,
-        rtol=rtol,
+    if linear:
+        part = partition_plane(
+            layers,
+            bounds=bounds,
+            origin=origin,
+            basis=basis,
+            activation=activation,
+            rtol=rtol,
+            backend=backend,
+        )
+        return part.count_linear()
+    checked, pwl, box, origin_array, basis_array, rtol = _arguments(
+        layers, bounds, origin, basis, activation, rtol
     )
-    return part.count_linear() if linear else part.count
+    _, count, _, _, _ = partition(
+        stack_layers([checked]), box[None], origin_array[None], basis_array[None], pwl, rtol,
+        maps=False, patterns=False, layer=layer_backend(backend, checked),
+    )  # fmt: skip
+    return len(count)
+
+
+def _arguments(layers, bounds, origin, basis, activation, rtol):
+    """Checked ``(layers, pieces, box, origin, basis, rtol)``."""
+    checked = check_layers(layers)
+    pwl = resolve(activation)
+    box = check_box("bounds", bounds, 2)
+    origin_array, basis_array = check_slice(origin, basis, checked[0][0].shape[0])
+    rtol = number(rtol, "rtol", low=0.0, low_open=True)
+    return checked, pwl, box, origin_array, basis_array, rtol

@@ -309,3 +309,23 @@ def test_bad_layers_are_rejected():
         regions.local_complexity(
             [(np.ones((2, 3)), np.full(3, np.inf))], np.zeros((1, 2)), radius=0.1
         )
+
+
+def test_random_frames_are_the_documented_per_point_draws_whatever_the_batch():
+    dim, k, radius = 9, 4, 0.5
+    layers = random_layers(23, dim, [14, 14])
+    x = np.random.default_rng(24).normal(size=(21, dim))
+    key = jax.random.key(5)
+    with jax.enable_x64(True):
+        draws = [
+            regions.orthonormal_frame(jax.random.fold_in(key, i), dim, k, jnp.float64)
+            for i in range(21)
+        ]
+        frames = np.stack([np.asarray(f) for f in draws])
+    expected = brute_force(layers, x, radius, frames, "relu")
+    for batch in (None, 4):
+        lc = regions.local_complexity(
+            layers, x, radius=radius, frame="random", directions=k, key=key, batch=batch,
+            dtype=jnp.float64,
+        )  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(lc.per_layer), expected)

@@ -63,7 +63,9 @@ class LocalComplexity(NamedTuple):
     total: jax.Array
 
 
-def orthonormal_frame(key: jax.Array | int, dim: int, directions: int) -> jax.Array:
+def orthonormal_frame(
+    key: jax.Array | int, dim: int, directions: int, dtype: Any = jnp.float32
+) -> jax.Array:
     """A random ``(directions, dim)`` frame with orthonormal rows (QR of a Gaussian matrix,
     uniformly distributed up to the rows' signs, which a cross-polytope ignores).
 
@@ -73,7 +75,7 @@ def orthonormal_frame(key: jax.Array | int, dim: int, directions: int) -> jax.Ar
       ((3, 5), True)
     """
     key = prng_key(key, where="orthonormal_frame")
-    q, _ = jnp.linalg.qr(jax.random.normal(key, (dim, directions)))
+    q, _ = jnp.linalg.qr(jax.random.normal(key, (dim, directions), dtype))
     return q.T
 
 
@@ -171,12 +173,12 @@ def _per_layer(layers, points, frame, key, radius, *, pwl, batch, random, direct
 
     def one(x, point_key):
         if random:
-            u = orthonormal_frame(point_key, dim, directions).astype(x.dtype)
+            u = orthonormal_frame(point_key, dim, directions, x.dtype)
         else:
             u = frame
         return _one_point(layers, x, u, radius, pwl)
 
-    keys = jax.random.split(key, n)
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
     blocks = lax.map(
         lambda args: jax.vmap(one)(*args), (points.reshape(-1, batch, dim), keys.reshape(-1, batch))
     )
@@ -201,9 +203,11 @@ def local_complexity(
       layers: hidden layers ``[(W, b), ...]``, ``W`` of shape ``(in, out)``, ``y = x @ W + b``,
         each followed by the activation (NumPy or JAX arrays, traced ones included).
       points: ``(..., d)`` centres with ``d = W[0].shape[0]``.
-      radius: the neighbourhood's radius ``r > 0``: its vertices are ``x +- r u_i``.
+      radius: the neighbourhood's radius ``r > 0``: its vertices are ``x +- r u_i`` (a traced
+        scalar too, under ``jit`` or ``vmap``; its sign is then not checked).
       frame: the directions ``u_i``: ``"cross"``, the ``d`` coordinate axes; ``"random"``, a
-        random orthonormal frame of ``directions`` vectors drawn for each point from ``key``; or
+        random orthonormal frame of ``directions`` vectors for each point (point ``i`` of the
+        flattened points gets ``orthonormal_frame(jax.random.fold_in(key, i), d, directions, dtype)``); or
         a ``(k, d)`` array with orthonormal rows shared by all points.
       directions: with ``frame="random"``, the number ``k`` of directions, ``1 <= k <= d``
         (default ``d``); ``2k`` vertices per point.
@@ -236,7 +240,11 @@ def local_complexity(
     pwl = resolve(activation)
     dim = int(np.shape(checked[0][0])[0])
     points = _finite("points", _check_points(points, dim))
-    radius = number(radius, "radius", low=0.0, low_open=True, where=_WHERE)
+    if isinstance(radius, jax.core.Tracer):  # under jit or vmap: only its shape is known
+        if radius.shape != ():
+            raise ValueError(message("radius", "a scalar", f"shape {radius.shape}", where=_WHERE))
+    else:
+        radius = number(radius, "radius", low=0.0, low_open=True, where=_WHERE)
     dtype = jnp.dtype(one_of(jnp.dtype(dtype), "dtype", (jnp.dtype(jnp.float32),
                                                          jnp.dtype(jnp.float64)), where=_WHERE))  # fmt: skip
     random = isinstance(frame, str) and frame == "random"

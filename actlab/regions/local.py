@@ -215,8 +215,8 @@ def local_complexity(
       activation: a piecewise-linear activation: a name, :func:`actlab.activations.get` of one,
         or a learnable module computing one (see :mod:`actlab.regions`).
       dtype: ``jnp.float32`` (default) or ``jnp.float64`` (computed with float64 enabled).
-      batch: points per vmapped block (memory: about ``batch * 2k * width`` floats); default
-        1024 on a CPU, ``2**14`` on an accelerator.
+      batch: points per vmapped block (memory: about ``batch * 2k * width`` floats); default:
+        about ``2**18`` such floats on a CPU (cache-sized blocks), ``2**27`` on an accelerator.
 
     Returns:
       A :class:`LocalComplexity`: ``per_layer`` ``(..., L)`` and ``total`` ``(...,)``, int32.
@@ -265,8 +265,11 @@ def local_complexity(
         lead = points.shape[:-1]
         flat = jnp.asarray(points, dtype).reshape(-1, dim)
         n = flat.shape[0]
-        if batch is None:
-            batch = 1024 if jax.default_backend() == "cpu" else 2**14
+        if batch is None:  # a block's pre-activations: about 1 MB on a CPU (cache), 512 MB else
+            vertices = 2 * (directions if random else frame_array.shape[0])
+            size = vertices * max(int(np.shape(w)[1]) for w, _ in checked)
+            budget = 2**18 if jax.default_backend() == "cpu" else 2**27
+            batch = max(1, budget // size)
         batch = min(integer(batch, "batch", minimum=1, where=_WHERE), n)
         padded = -(-n // batch) * batch
         if padded > n:  # copies of the first point, dropped again below

@@ -4,7 +4,8 @@ A He-initialised ReLU network (weights ``N(0, 2 / fan_in)``, biases ``N(0, 0.01)
 dimension 64, four hidden layers of 64 units, at 10,000 Gaussian points: the cross-polytope of
 radius 0.5 on the 64 coordinate axes (128 vertices per point) and on 16 random orthonormal
 directions per point (32 vertices). actlab's time is the median of several calls after an
-untimed warm-up (compilation), each ending in ``block_until_ready``.
+untimed warm-up (compilation), each ending in ``block_until_ready``; the reference's the median
+of ``--naive-repeats`` runs.
 
 The peer, in the same run and on the same points, is a straightforward reference: a Python loop
 over the points in NumPy (float64), forming each point's vertices, propagating them layer by
@@ -67,7 +68,9 @@ def random_frames(key: jax.Array, n: int, dim: int, directions: int, dtype) -> n
         return np.asarray(draw(keys), dtype=np.float64)
 
 
-def measure(layers, points, *, frame: str, radius: float, device, repeats: int) -> dict:
+def measure(
+    layers, points, *, frame: str, radius: float, device, repeats: int, naive_repeats: int
+) -> dict:
     from actlab import regions
 
     dim = points.shape[1]
@@ -92,9 +95,8 @@ def measure(layers, points, *, frame: str, radius: float, device, repeats: int) 
         frames64 = random_frames(jax.random.key(0), len(points), dim, directions, jnp.float64)
     else:
         frames = frames64 = np.eye(dim)
-    start = time.perf_counter()
-    reference = naive_counts(layers, points, radius, frames.astype(np.float64))
-    naive = time.perf_counter() - start
+    reference = naive_counts(layers, points, radius, frames)
+    naive = median_seconds(lambda: naive_counts(layers, points, radius, frames), naive_repeats)
     reference64 = reference if frame == "cross" else naive_counts(layers, points, radius, frames64)
     vertices = 2 * (directions or dim)
     return {
@@ -120,12 +122,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--radius", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per measurement")
+    parser.add_argument("--naive-repeats", type=int, default=3, help="timed reference runs")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--json", help="write the rows to this JSON file")
     parser.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.points, args.dim, args.width, args.depth, args.repeats = 200, 16, 16, 2, 2
+        args.points, args.dim, args.width, args.depth = 200, 16, 16, 2
+        args.repeats, args.naive_repeats = 2, 1
 
     from actlab.io import write_json
 
@@ -135,8 +139,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for frame in ("cross", "random"):
         row = measure(
-            layers, points, frame=frame, radius=args.radius, device=device, repeats=args.repeats
-        )
+            layers, points, frame=frame, radius=args.radius, device=device,
+            repeats=args.repeats, naive_repeats=args.naive_repeats,
+        )  # fmt: skip
         rows.append(row)
         print(markdown_table([row]).splitlines()[-1], flush=True)
     env = environment(device)

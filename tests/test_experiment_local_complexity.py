@@ -57,7 +57,8 @@ def test_claims_follow_from_the_recorded_curves(quick_run):
     for name in local_complexity.ACTIVATIONS:
         r = result[name]
         train = np.asarray(r["lc_train"])
-        assert train.max() > train[0]  # rises first
+        steps = np.asarray(result["steps"])
+        assert train.max() > train[0] and steps[train.argmax()] <= steps[-1] / 20  # rises first
         assert train[-1] <= 0.75 * train.max()  # then falls well below the peak
         random = np.asarray(r["lc_random"])
         assert random[-1] / random[0] < train[-1] / train[0]
@@ -73,8 +74,11 @@ def test_run_rejects_bad_arguments(tmp_path):
 
 
 def test_checkpoints_are_dense_early_then_even():
-    cfg = local_complexity.Config(early_segments=3, early_steps=10, late_segments=2, late_steps=100)
+    cfg = local_complexity.Config(schedule=((3, 10), (2, 100)))
     assert cfg.steps == [0, 10, 20, 30, 130, 230]
+    assert local_complexity.Config().steps[:7] == [0, 5, 10, 15, 20, 40, 60]
+    with pytest.raises(ValueError, match=r"schedule: expected pairs \(segments >= 1, steps >= 1\)"):
+        local_complexity.run("unused", config=local_complexity.Config(schedule=((3, 0),)))
 
 
 @pytest.mark.slow

@@ -77,8 +77,8 @@ class Config(Presets):
       learning_rate: gradient descent's step.
       weight_decay: decoupled weight decay per step (``optax.add_decayed_weights``).
       init_scale: multiplier of the He weight variance at initialisation.
-      early_segments, early_steps: the first checkpoints, every ``early_steps`` steps.
-      late_segments, late_steps: the following checkpoints, every ``late_steps`` steps.
+      schedule: the checkpoints, phase by phase: ``(segments, steps)`` measures ``segments``
+        times, every ``steps`` steps (dense early, sparse late).
       radius: radius of the cross-polytope around each point.
       directions: random orthonormal directions of the cross-polytope (``2 * directions``
         vertices), one frame shared by all points.
@@ -92,24 +92,34 @@ class Config(Presets):
     learning_rate: float = 0.05
     weight_decay: float = 0.01
     init_scale: float = 4.0
-    early_segments: int = 10
-    early_steps: int = 20
-    late_segments: int = 50
-    late_steps: int = 200
+    schedule: tuple[tuple[int, int], ...] = ((4, 5), (9, 20), (50, 200))
     radius: float = 0.3
     directions: int = 16
 
     @classmethod
     def quick(cls) -> Config:
         """Seconds: width 32, two seeds, 256 training images, 4,200 steps."""
-        return cls(width=32, seeds=2, train_size=256, points=128, late_segments=20)
+        return cls(
+            width=32, seeds=2, train_size=256, points=128, schedule=((4, 5), (9, 20), (20, 200))
+        )
 
     @property
     def steps(self) -> list[int]:
         """The training steps at which everything is measured (0 first)."""
-        early = [s * self.early_steps for s in range(self.early_segments + 1)]
-        start = early[-1]
-        return early + [start + s * self.late_steps for s in range(1, self.late_segments + 1)]
+        steps = [0]
+        for segments, every in self.schedule:
+            steps += [steps[-1] + s * every for s in range(1, segments + 1)]
+        return steps
+
+    def check(self) -> None:
+        """``ValueError`` unless the schedule is a non-empty sequence of positive pairs."""
+        if not self.schedule or any(
+            len(phase) != 2 or min(phase) < 1 for phase in map(tuple, self.schedule)
+        ):
+            raise ValueError(
+                "Config: schedule: expected pairs (segments >= 1, steps >= 1), received "
+                f"{self.schedule!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,15 +209,12 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
         loss=LOSS,
         progress=False,
     )
-    ens, _, early = train.fit_segments(
-        ens, x, y, segments=cfg.early_segments, steps=cfg.early_steps,
-        record_every=cfg.early_steps, **kwargs,
-    )  # fmt: skip
-    ens, _, late = train.fit_segments(
-        ens, x, y, segments=cfg.late_segments, steps=cfg.late_steps,
-        record_every=cfg.late_steps, **kwargs,
-    )  # fmt: skip
-    measured = early + late[1:]  # late[0] is early[-1] again
+    measured: list[dict[str, np.ndarray]] = []
+    for segments, every in cfg.schedule:
+        ens, _, phase = train.fit_segments(
+            ens, x, y, segments=segments, steps=every, record_every=every, **kwargs
+        )
+        measured += phase if not measured else phase[1:]  # phase[0]: the previous one's end
     shape = (len(ACTIVATIONS), cfg.seeds)
     lc = np.stack([m["lc"] for m in measured])  # (checkpoints, activations, seeds, sets, L)
     train_acc = np.stack([m["train_accuracy"].reshape(shape) for m in measured])
@@ -263,12 +270,12 @@ def _phases(res: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _claims(res: dict[str, Any]) -> dict[str, bool]:
     phases = {name: _phases(res, name) for name in ACTIVATIONS}
-    steps = res["steps"]
-    late = steps[len(steps) // 10]  # the first tenth of the checkpoints is "early"
+    early = res["steps"][-1] / 20  # the first 5% of the run
     return {
         # the first phase: the count at the data rises above its value at initialisation
         "lc_at_training_points_rises_early": all(
-            p["peak_train"] > p["init"]["train"] and p["peak_step"] <= late for p in phases.values()
+            p["peak_train"] > p["init"]["train"] and p["peak_step"] <= early
+            for p in phases.values()
         ),
         # the second: long after the rise, it falls well below its peak
         "lc_at_training_points_falls_late": all(

@@ -46,8 +46,8 @@ CLAIMS: dict[str, str] = {
     "at random initialisation.",
     "partitions": "What the regions of a trained classifier look like, ReLU against leaky ReLU.",
     "local_complexity": "During training the kinks near the data first multiply, then leave the "
-    "training points while the test accuracy still improves (Humayun et al.'s grokking shape), "
-    "for ReLU and leaky ReLU alike.",
+    "training points, and keep leaving after the training set is fit at no cost in test accuracy "
+    "(Humayun et al.'s shape), for ReLU and leaky ReLU alike.",
     "relu_speed": "Is ReLU faster? The measured cost of every activation on this machine.",
     "gallery": "Every activation and its derivative, with its convention at the kinks.",
 }

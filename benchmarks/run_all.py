@@ -195,6 +195,15 @@ PLAN: tuple[Run, ...] = (
         {"gpu": 25, "cpu": 35, "smoke": 10},
     ),
     Run(
+        "local_complexity",
+        {
+            "gpu": _split("--points 100000 --dim 784 --width 256 --depth 8 --repeats 10"),
+            "cpu": _split("--repeats 5 --naive-repeats 1"),
+            "smoke": _split("--quick --repeats 1 --naive-repeats 1"),
+        },
+        {"gpu": 30, "cpu": 20, "smoke": 10},
+    ),
+    Run(
         "regions_space",  # NumPy on the host: the device does not matter
         {
             "gpu": _split("--quick --repeats 1"),

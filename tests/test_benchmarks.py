@@ -294,3 +294,15 @@ def test_regions_benchmark_runs_without_regioncam(monkeypatch):
     assert row is None
     rows = bench.regioncam_rows([(5, 3)], 0.01)
     assert [r["regioncam ms"] for r in rows] == ["-", "-"] and rows[0]["regions"] == 20
+def test_local_complexity_benchmark_agrees_with_its_numpy_loop(tmp_path):
+    import local_complexity as bench
+
+    out = tmp_path / "local.json"
+    rows = bench.main(["--quick", "--json", str(out)])
+    assert [r["frame"] for r in rows] == ["cross (32 vertices)", "random (32 vertices)"]
+    for row in rows:
+        assert row["float64 equal"] is True and row["agrees"] > 0.99
+        assert row["points"] == 200 and row["actlab s"] > 0 and float(row["naive NumPy s"]) > 0
+        assert 0 < row["mean LC"] < 32  # two layers of 16 units
+    saved = json.loads(out.read_text())
+    assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows

@@ -20,6 +20,7 @@ from actlab.experiments import (
     exploding_gradients,
     gallery,
     linear_vs_relu,
+    local_complexity,
     partitions,
     regions_vs_depth,
     relu_grad_at_zero,
@@ -44,6 +45,9 @@ CLAIMS: dict[str, str] = {
     "regions_vs_depth": "Depth multiplies linear regions in the best case (tent map, bounds) but not "
     "at random initialisation.",
     "partitions": "What the regions of a trained classifier look like, ReLU against leaky ReLU.",
+    "local_complexity": "During training the kinks near the data first multiply, then leave the "
+    "training points, and keep leaving after the training set is fit at no cost in test accuracy "
+    "(Humayun et al.'s shape), for ReLU and leaky ReLU alike.",
     "relu_speed": "Is ReLU faster? The measured cost of every activation on this machine.",
     "gallery": "Every activation and its derivative, with its convention at the kinks.",
 }
@@ -52,7 +56,8 @@ CLAIMS: dict[str, str] = {
 
 def _table() -> dict[str, Callable[..., dict[str, Any]]]:
     modules = (linear_vs_relu, vanishing_gradients, sparsity, dying_relu, exploding_gradients,
-               relu_grad_at_zero, regions_vs_depth, partitions, relu_speed, gallery)  # fmt: skip
+               relu_grad_at_zero, regions_vs_depth, partitions, local_complexity, relu_speed,
+               gallery)  # fmt: skip
     return {module.__name__.rsplit(".", 1)[1]: module.run for module in modules}
 
 

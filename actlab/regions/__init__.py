@@ -15,6 +15,8 @@ pre-activation exceeds exactly ``p`` kinks (for ReLU: on when ``> 0``).
   :func:`count_planes`: the counts of many networks or slices at once (sweeps over seeds).
 - :func:`partition_space`, :func:`count_space`: the exact partition of a box of the whole input
   space (dimension up to about 6) into convex polytopes, with facets, neighbours and linear regions.
+- :func:`local_complexity`: per point, the units whose kink crosses a small cross-polytope
+  around it (any input dimension; jitted, for thousands of points).
 - :func:`slice_through`: the slice through three data points.
 - :func:`count_sampled`, :func:`grid_points`, :func:`uniform_points`: lower bounds from samples.
 - :mod:`~actlab.regions.bounds`: Zaslavsky, Montufar and Serra bounds, exact integers.
@@ -31,6 +33,7 @@ Example:
 from actlab.regions import bounds
 from actlab.regions.constructions import sawtooth, tent_map
 from actlab.regions.line import LinePartition, count_line, count_lines, partition_line
+from actlab.regions.local import LocalComplexity, local_complexity, orthonormal_frame
 from actlab.regions.plane import PlanePartition, count_plane, partition_plane
 from actlab.regions.planes import count_planes
 from actlab.regions.sampled import count_sampled, grid_points, uniform_points
@@ -39,6 +42,7 @@ from actlab.regions.space import RegionLimitError, SpacePartition, count_space, 
 
 __all__ = [
     "LinePartition",
+    "LocalComplexity",
     "PlanePartition",
     "PlaneSlice",
     "RegionLimitError",
@@ -51,6 +55,8 @@ __all__ = [
     "count_sampled",
     "count_space",
     "grid_points",
+    "local_complexity",
+    "orthonormal_frame",
     "partition_line",
     "partition_plane",
     "partition_space",

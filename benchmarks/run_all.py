@@ -197,11 +197,11 @@ PLAN: tuple[Run, ...] = (
     Run(
         "local_complexity",
         {
-            "gpu": _split("--points 100000 --dim 784 --width 256 --depth 8 --repeats 10"),
+            "gpu": _split("--repeats 10 --naive-repeats 1"),
             "cpu": _split("--repeats 5 --naive-repeats 1"),
             "smoke": _split("--quick --repeats 1 --naive-repeats 1"),
         },
-        {"gpu": 30, "cpu": 20, "smoke": 10},
+        {"gpu": 15, "cpu": 20, "smoke": 10},
     ),
     Run(
         "regions_space",  # NumPy on the host: the device does not matter

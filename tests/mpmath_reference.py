@@ -43,6 +43,17 @@ def _step(x, left, right, at):
     return right if x > 0 else (left if x < 0 else at)
 
 
+def _squareplus(x):
+    # (x + h)/2 with h = sqrt(x^2 + 4); for x < 0 the equal 2 / (h - x), which does not cancel
+    h = mp.sqrt(x**2 + 4)
+    return (x + h) / 2 if x >= 0 else 2 / (h - x)
+
+
+def _squareplus_slope(x):
+    h = mp.sqrt(x**2 + 4)
+    return (1 + x / h) / 2 if x >= 0 else 2 / (h * (h - x))
+
+
 REFERENCE = {
     "identity": (lambda x: x, lambda x: mp.mpf(1)),
     "relu": (lambda x: max(x, 0), lambda x: _step(x, 0, 1, 0)),
@@ -97,6 +108,21 @@ REFERENCE = {
             else mp.mpf(0)
         ),
     ),
+    "log_sigmoid": (lambda x: -mp.log1p(mp.exp(-x)), lambda x: _sigmoid(-x)),
+    "squareplus": (_squareplus, _squareplus_slope),
+    "sparse_plus": (
+        lambda x: mp.mpf(0) if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4),
+        lambda x: mp.mpf(0) if x <= -1 else (mp.mpf(1) if x >= 1 else (x + 1) / 2),
+    ),
+    "sparse_sigmoid": (
+        lambda x: mp.mpf(0) if x <= -1 else (mp.mpf(1) if x >= 1 else (x + 1) / 2),
+        lambda x: mp.mpf("0.5") if -1 < x < 1 else mp.mpf(0),
+    ),
+    "hard_silu": (
+        lambda x: x * min(max(x + 3, 0), 6) / 6,
+        # at the kinks: 0 at -3 and 1 at 3, the outer slopes (actlab's default, as jax.nn)
+        lambda x: mp.mpf(0) if x <= -3 else (mp.mpf(1) if x >= 3 else x / 3 + mp.mpf("0.5")),
+    ),
     "arelu": (
         lambda x: x ** mp.mpf("1.5") if x > 0 else mp.mpf(0),
         lambda x: mp.mpf("1.5") * mp.sqrt(x) if x > 0 else mp.mpf(0),
@@ -110,6 +136,7 @@ DERIVATIVE_ROOTS = {
     "silu": (-1.2784645428,),
     "mish": (-1.1923847,),
     "sbaf": (0.5,),
+    "hard_silu": (-1.5,),
 }
 
 

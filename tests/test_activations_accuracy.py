@@ -43,6 +43,11 @@ MAX_ULP = {
     "softplus": {"float64": (1, 2), "float32": (1, 2)},
     "softsign": {"float64": (1, 2), "float32": (1, 3)},
     "tanh": {"float64": (6, 4), "float32": (4, 3)},
+    "log_sigmoid": {"float64": (1, 2), "float32": (1, 2)},
+    "squareplus": {"float64": (2, 4), "float32": (2, 4)},
+    "sparse_plus": {"float64": (1, 0), "float32": (1, 0)},
+    "sparse_sigmoid": {"float64": (0, 0), "float32": (0, 0)},
+    "hard_silu": {"float64": (1, 1), "float32": (1, 1)},
 }
 ROOT_WINDOW = 0.1
 
@@ -113,6 +118,8 @@ def test_derivative_within_stated_ulp_of_mpmath(name, dtype_name):
 
 
 TAIL_POINTS = {
+    "log_sigmoid": 600.0,
+    "squareplus": -1e150,
     "sigmoid": 600.0,
     "tanh": 300.0,
     "softplus": -600.0,

@@ -7,6 +7,8 @@ the documented places where actlab deliberately differs from jax.nn (each pinned
 from __future__ import annotations
 
 import functools
+import inspect
+import types
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +18,51 @@ from jax._src import ad_checkpoint
 from jax.test_util import check_grads
 
 from actlab import activations as A
+
+# ---- the namespace -------------------------------------------------------------------------------
+
+# Public names of jax.nn that are not activations, and why. Any other public function of jax.nn
+# must have an actlab counterpart, so a new jax.nn activation fails the test below.
+NOT_ACTIVATIONS = {
+    "dot_product_attention": "attention over query, key and value arrays",
+    "get_scaled_dot_general_config": "configuration of scaled (quantised) matmuls",
+    "scaled_dot_general": "a quantised matrix product",
+    "scaled_matmul": "a quantised matrix product",
+    "initializers": "a module of weight initialisers",
+    "logsumexp": "a reduction (jax.scipy.special.logsumexp)",
+    "logmeanexp": "a reduction",
+    "log1mexp": "log(1 - e^-x), a helper for log-probabilities, undefined for x < 0",
+    "one_hot": "an encoding of integer labels",
+    "standardize": "normalisation by the mean and variance along an axis",
+}
+
+
+def _jax_nn_public() -> list[str]:
+    return [n for n in dir(jax.nn) if not n.startswith("_")]
+
+
+def test_every_jax_nn_activation_has_a_counterpart_under_its_name():
+    missing = [n for n in _jax_nn_public() if n not in NOT_ACTIVATIONS and not hasattr(A, n)]
+    assert not missing, f"jax.nn activations without an actlab counterpart: {missing}"
+
+
+@pytest.mark.parametrize("name", [n for n in _jax_nn_public() if n not in NOT_ACTIVATIONS])
+def test_counterpart_is_registered_and_takes_jax_nn_arguments_with_its_defaults(name):
+    ours = getattr(A, name)
+    assert not isinstance(getattr(jax.nn, name), types.ModuleType)
+    assert A.spec(name).fn is ours  # registered, directly or as an alias
+    theirs = inspect.signature(getattr(jax.nn, name)).parameters
+    mine = inspect.signature(ours).parameters
+    for param in theirs.values():
+        assert param.name in mine, f"{name}: no argument {param.name!r}"
+        if (name, param.name) != ("gelu", "approximate"):  # documented: exact by default
+            assert mine[param.name].default == param.default, (name, param.name)
+
+
+def test_the_non_activations_are_still_in_jax_nn():
+    """The exclusion list stays honest: each entry is a public name of jax.nn."""
+    assert set(NOT_ACTIVATIONS) <= set(_jax_nn_public())
+
 
 # ---- input dtypes ------------------------------------------------------------------------------
 
@@ -183,6 +230,82 @@ def test_derivative_at_minus_infinity_and_nan(name):
 
 def test_large_values_pass_through():
     np.testing.assert_allclose([A.softplus(89.0), A.mish(1e3), A.elu(1e4)], [89.0, 1e3, 1e4])
+
+
+# ---- the activations jax.nn has beyond DESIGN's list -------------------------------------------------
+
+
+def test_glu_gates_one_half_by_the_sigmoid_of_the_other():
+    np.testing.assert_allclose(A.glu(jnp.array([1.0, 0.0]), axis=0), [0.5])
+    x = jax.random.normal(jax.random.key(3), (4, 6))
+    np.testing.assert_allclose(A.glu(x, axis=0), jax.nn.glu(x, axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"glu: x: expected an even size along axis -1"):
+        A.glu(jnp.ones((2, 3)))
+
+
+def test_glu_keeps_tiny_gated_values_that_a_plain_product_flushes(x64):
+    # sigmoid(-745) ~ 2e-324 is subnormal (flushed on CPU); 1e10 * sigmoid(-700) is normal
+    x = jnp.array([1e10, -700.0])
+    expected = 1e10 * np.exp(-700.0)
+    np.testing.assert_allclose(float(A.glu(x)[0]), expected, rtol=1e-14)
+    grad = jax.grad(lambda v: A.glu(v)[0])(x)
+    np.testing.assert_allclose(np.asarray(grad), [np.exp(-700.0), expected], rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [float, jnp.float16, jnp.bfloat16, jnp.float32])
+def test_squareplus_of_zero_with_b_four_is_one(dtype):
+    assert A.squareplus(dtype(0), dtype(4)) == dtype(1)
+
+
+def test_squareplus_negative_tail_does_not_cancel(x64):
+    # (x + sqrt(x^2 + 4)) / 2 is 0 in float64 for x < -1e8; the true value is ~ -1/x
+    np.testing.assert_allclose(float(A.squareplus(-1e10)), 1e-10, rtol=1e-15)
+    assert float(jax.nn.squareplus(-1e10)) == 0.0
+    np.testing.assert_allclose(float(jax.grad(A.squareplus)(-1e10)), 1e-20, rtol=1e-15)
+
+
+def test_squareplus_parameter_is_differentiable_and_checked(x64):
+    check_grads(lambda b: A.squareplus(jnp.float64(-0.7), b), (jnp.float64(2.0),), order=2)
+    with pytest.raises(ValueError, match=r"squareplus: b: expected finite values > 0"):
+        A.squareplus(1.0, 0.0)
+
+
+def test_sparse_plus_derivative_is_sparse_sigmoid():
+    x = jnp.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(A.sparse_plus))(x), A.sparse_sigmoid(x))
+    np.testing.assert_array_equal(A.sparse_plus(x), jax.nn.sparse_plus(x))
+    second = jax.vmap(jax.grad(jax.grad(A.sparse_plus)))(x)
+    np.testing.assert_array_equal(second, [0.0, 0.0, 0.5, 0.5, 0.5, 0.0, 0.0])
+
+
+def test_sparse_sigmoid_derivative_at_its_kinks_is_the_chosen_value():
+    kinks = jnp.array([-1.0, 1.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(A.sparse_sigmoid))(kinks), [0.0, 0.0])
+    chosen = jax.vmap(jax.grad(lambda x: A.sparse_sigmoid(x, grad_at_kinks=(0.5, 0.25))))(kinks)
+    np.testing.assert_array_equal(chosen, [0.5, 0.25])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(jax.nn.sparse_sigmoid))(kinks), [0.25, 0.25])
+    with pytest.raises(ValueError, match=r"grad_at_kinks: expected finite values in \[0, 0.5\]"):
+        A.sparse_sigmoid(0.0, grad_at_kinks=1.0)
+
+
+def test_hard_silu_derivative_at_its_kinks_defaults_to_jax_nn_and_can_be_chosen():
+    kinks = jnp.array([-3.0, 3.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(A.hard_silu))(kinks), [0.0, 1.0])
+    np.testing.assert_array_equal(jax.vmap(jax.grad(jax.nn.hard_silu))(kinks), [0.0, 1.0])
+    torch_like = jax.vmap(jax.grad(lambda x: A.hard_swish(x, grad_at_kinks=(-0.5, 1.5))))(kinks)
+    np.testing.assert_array_equal(torch_like, [-0.5, 1.5])
+    with pytest.raises(
+        ValueError, match=r"hard_silu: grad_at_kinks: expected finite values in \[1, 1.5\]"
+    ):
+        A.hard_silu(0.0, grad_at_kinks=(0.0, 0.5))
+    with pytest.raises(ValueError, match=r"grad_at_kinks: expected a pair"):
+        A.hard_silu(0.0, grad_at_kinks=0.0)
+
+
+def test_log_sigmoid_is_exact_in_both_tails(x64):
+    np.testing.assert_allclose(float(A.log_sigmoid(-800.0)), -800.0, rtol=1e-16)
+    np.testing.assert_allclose(float(A.log_sigmoid(40.0)), -np.exp(-40.0), rtol=1e-15)
+    np.testing.assert_allclose(float(jax.grad(A.log_sigmoid)(700.0)), np.exp(-700.0), rtol=1e-14)
 
 
 # ---- documented convention differences -----------------------------------------------------------

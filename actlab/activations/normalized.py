@@ -157,7 +157,7 @@ def softmax(
 
     Example:
       >>> softmax(jnp.array([1.0, 2.0, 3.0]), where=jnp.array([True, False, True]))
-      Array([0.11920292, 0.        , 0.880797  ], dtype=float32)
+      Array([0.11920291, 0.        , 0.880797  ], dtype=float32)
     """
     x = floating_array(x, "softmax")
     axes = _checked_axes("softmax", x, axis)

@@ -14,7 +14,15 @@ GROUPS = {
     "relu_family": ("relu", "leaky_relu", "prelu", "relu6", "elu", "selu", "celu"),
     "smooth": ("gelu", "silu", "mish", "softplus", "arelu"),
     "bounded": ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign"),
+    "sparse_and_algebraic": (
+        "squareplus",
+        "sparse_plus",
+        "sparse_sigmoid",
+        "hard_silu",
+        "log_sigmoid",
+    ),
 }
+"""The figures' groups; with ``relu_vs_leaky`` and ``sbaf`` they draw every elementwise activation."""
 
 
 def _fmt(value: float) -> str:

@@ -81,6 +81,7 @@ def relu(x: ArrayLike, *, grad_at_zero: float = 0.0) -> jax.Array:
       x: input array, any shape and floating dtype.
       grad_at_zero: derivative used at ``x == 0``; any value in the subdifferential ``[0, 1]``.
         Default 0, as ``jax.nn.relu`` and PyTorch (``jnp.maximum(x, 0)`` differentiates to 0.5).
+        On the CPU, XLA reads subnormal inputs as zero, so ``x = +-1e-40`` (float32) gets it too.
 
     Returns:
       An array of the shape and dtype of ``x``.

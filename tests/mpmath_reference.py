@@ -9,8 +9,9 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 
-SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
-SELU_SCALE = mp.mpf("1.0507009873554804934193349852946")
+with mp.workdps(40):  # at the default 15 digits the constants would be rounded to float64
+    SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
+    SELU_SCALE = mp.mpf("1.0507009873554804934193349852946")
 
 
 def _ncdf(x):

@@ -341,3 +341,22 @@ def test_hard_tanh_derivative_at_its_kinks_is_zero_where_jax_nn_gives_one():
     np.testing.assert_array_equal(jax.vmap(jax.grad(jax.nn.hard_tanh))(kinks), [1.0, 1.0])
     chosen = jax.vmap(jax.grad(lambda x: A.hard_tanh(x, grad_at_kinks=1.0)))(kinks)
     np.testing.assert_array_equal(chosen, [1.0, 1.0])
+
+
+def test_the_jax_test_runner_swaps_actlab_into_jax_nn_and_nothing_else():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "run_jax_nn_tests.py"
+    spec = importlib.util.spec_from_file_location("run_jax_nn_tests", path)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    saved = {n: getattr(jax.nn, n) for n in dir(jax.nn) if not n.startswith("_")}
+    try:
+        swapped = runner.swap_in_actlab()
+        assert jax.nn.softplus is A.softplus and jax.nn.swish is A.silu
+        assert set(swapped) == set(saved) - set(NOT_ACTIVATIONS)
+        assert jax.nn.one_hot is saved["one_hot"]
+    finally:
+        for name, value in saved.items():
+            setattr(jax.nn, name, value)

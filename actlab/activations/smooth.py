@@ -65,7 +65,12 @@ def _sigmoid_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _tanh(x):
-    return jnp.tanh(x)
+    if x.dtype != jnp.float64:  # XLA's float32 tanh is within 4 ulp, better than the below
+        return jnp.tanh(x)
+    # tanh|x| = -m / (2 + m), m = expm1(-2|x|): within 4 ulp, where XLA's float64 tanh loses up
+    # to 7 (6 at the 99th percentile) just below 1, for 5 < |x| < 19
+    m = jnp.expm1(-2 * jnp.abs(x))
+    return jnp.copysign(-m / (2 + m), x)
 
 
 @_tanh.defjvp

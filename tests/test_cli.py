@@ -263,7 +263,7 @@ def test_bench_passes_arguments_through_to_the_script(capfd):
 
 
 def test_bench_rejects_an_unknown_name_listing_the_valid_ones():
-    _usage_error(["bench", "nope"], "expected one of activations, ")
+    _usage_error(["bench", "nope"], "expected one of accuracy, activations, ")
     _usage_error(["bench", "nope"], "received 'nope'")
 
 

@@ -217,7 +217,8 @@ def test_tracing_a_huge_input_allocates_nothing(name):
         jax.make_jaxpr(lambda: A.get(name)(jnp.ones((10**12,))))
 
 
-@pytest.mark.parametrize("name", ["softplus", "mish"])
+@pytest.mark.slow  # 10-40 s each: four nested custom JVPs
+@pytest.mark.parametrize("name", ["softplus", "mish", "squareplus"])
 def test_fourth_derivatives_near_zero_match_finite_differences(name, x64):
     check_grads(A.get(name), (1e-8,), order=4)
 

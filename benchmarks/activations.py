@@ -99,6 +99,11 @@ REFERENCES = {
     "log_softmax": jax.nn.log_softmax,
     "sbaf": lambda x: 1 / (1 + jnp.sqrt(x) * jnp.sqrt(1 - x)),
     "arelu": lambda x: jnp.where(x > 0, jnp.maximum(x, 0) ** 1.5, 0.0),
+    "log_sigmoid": jax.nn.log_sigmoid,
+    "squareplus": jax.nn.squareplus,
+    "sparse_plus": jax.nn.sparse_plus,
+    "sparse_sigmoid": jax.nn.sparse_sigmoid,
+    "hard_silu": jax.nn.hard_silu,
 }
 NAIVE = {"prelu", "sbaf", "arelu", "identity"}
 SMALL_MIB = 4 / 1024  # the "small array" of the overhead table: 4 KiB
@@ -128,6 +133,8 @@ def torch_references(torch: Any, device: Any) -> dict[str, Callable]:
         "softsign": F.softsign,
         "softmax": lambda t: torch.softmax(t, -1),
         "log_softmax": lambda t: torch.log_softmax(t, -1),
+        "log_sigmoid": F.logsigmoid,
+        "hard_silu": F.hardswish,
     }
 
 

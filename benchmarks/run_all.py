@@ -81,6 +81,15 @@ def _split(text: str) -> tuple[str, ...]:
 
 PLAN: tuple[Run, ...] = (
     Run(
+        "accuracy",  # the ulp table: the device's own arithmetic against a host reference
+        {
+            "gpu": _split("--dtypes float16 bfloat16 float32 --check-points 16"),
+            "cpu": _split("--dtypes float16 bfloat16 --check-points 16 --no-torch"),
+            "smoke": _split("--dtypes float16 --names relu sigmoid --check-points 4 --no-torch"),
+        },
+        {"gpu": 30, "cpu": 25, "smoke": 10},
+    ),
+    Run(
         "activations",
         {
             "gpu": _split(
@@ -93,7 +102,7 @@ PLAN: tuple[Run, ...] = (
                 "--sizes-mib 0.0625 --names relu gelu --repeats 2 --target-ms 1 --overhead-names"
             ),
         },
-        {"gpu": 100, "cpu": 15, "smoke": 10},
+        {"gpu": 70, "cpu": 15, "smoke": 10},
     ),
     Run(
         "relu_speed",

@@ -9,8 +9,11 @@ from __future__ import annotations
 import mpmath as mp
 import numpy as np
 
-SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
-SELU_SCALE = mp.mpf("1.0507009873554804934193349852946")
+from actlab.accuracy import DERIVATIVE_ROOTS  # noqa: F401  (re-exported for the tests)
+
+with mp.workdps(40):  # at the default 15 digits the constants would be rounded to float64
+    SELU_ALPHA = mp.mpf("1.6732632423543772848170429916717")
+    SELU_SCALE = mp.mpf("1.0507009873554804934193349852946")
 
 
 def _ncdf(x):
@@ -41,6 +44,17 @@ def _mish_t(x):
 
 def _step(x, left, right, at):
     return right if x > 0 else (left if x < 0 else at)
+
+
+def _squareplus(x):
+    # (x + h)/2 with h = sqrt(x^2 + 4); for x < 0 the equal 2 / (h - x), which does not cancel
+    h = mp.sqrt(x**2 + 4)
+    return (x + h) / 2 if x >= 0 else 2 / (h - x)
+
+
+def _squareplus_slope(x):
+    h = mp.sqrt(x**2 + 4)
+    return (1 + x / h) / 2 if x >= 0 else 2 / (h * (h - x))
 
 
 REFERENCE = {
@@ -97,19 +111,25 @@ REFERENCE = {
             else mp.mpf(0)
         ),
     ),
+    "log_sigmoid": (lambda x: -mp.log1p(mp.exp(-x)), lambda x: _sigmoid(-x)),
+    "squareplus": (_squareplus, _squareplus_slope),
+    "sparse_plus": (
+        lambda x: mp.mpf(0) if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4),
+        lambda x: mp.mpf(0) if x <= -1 else (mp.mpf(1) if x >= 1 else (x + 1) / 2),
+    ),
+    "sparse_sigmoid": (
+        lambda x: mp.mpf(0) if x <= -1 else (mp.mpf(1) if x >= 1 else (x + 1) / 2),
+        lambda x: mp.mpf("0.5") if -1 < x < 1 else mp.mpf(0),
+    ),
+    "hard_silu": (
+        lambda x: x * min(max(x + 3, 0), 6) / 6,
+        # at the kinks: 0 at -3 and 1 at 3, the outer slopes (actlab's default, as jax.nn)
+        lambda x: mp.mpf(0) if x <= -3 else (mp.mpf(1) if x >= 3 else x / 3 + mp.mpf("0.5")),
+    ),
     "arelu": (
         lambda x: x ** mp.mpf("1.5") if x > 0 else mp.mpf(0),
         lambda x: mp.mpf("1.5") * mp.sqrt(x) if x > 0 else mp.mpf(0),
     ),
-}
-
-# Zeros of derivatives (where relative error is unbounded for any formula), by name.
-DERIVATIVE_ROOTS = {
-    "gelu": (-0.7517916243,),
-    "gelu_tanh": (-0.7522614,),
-    "silu": (-1.2784645428,),
-    "mish": (-1.1923847,),
-    "sbaf": (0.5,),
 }
 
 

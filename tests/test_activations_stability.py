@@ -119,6 +119,8 @@ LIMITS = {  # name: (f(-inf), f(+inf), f'(-inf), f'(+inf))
     "celu": (-1, np.inf, 0, 1), "gelu": (0, np.inf, 0, 1), "silu": (0, np.inf, 0, 1),
     "mish": (0, np.inf, 0, 1), "softplus": (0, np.inf, 0, 1), "sigmoid": (0, 1, 0, 0),
     "tanh": (-1, 1, 0, 0), "softsign": (-1, 1, 0, 0), "sbaf": (1, 1, 0, 0), "arelu": (0, np.inf, 0, np.inf),
+    "log_sigmoid": (-np.inf, 0, 1, 0), "squareplus": (0, np.inf, 0, 1), "sparse_plus": (0, np.inf, 0, 1),
+    "sparse_sigmoid": (0, 1, 0, 0), "hard_silu": (0, np.inf, 0, 1),
 }  # fmt: skip
 
 

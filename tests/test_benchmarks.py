@@ -306,3 +306,23 @@ def test_local_complexity_benchmark_agrees_with_its_numpy_loop(tmp_path):
         assert 0 < row["mean LC"] < 32  # two layers of 16 units
     saved = json.loads(out.read_text())
     assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows
+def test_accuracy_benchmark_measures_ulps_against_a_checked_reference(tmp_path):
+    import accuracy as bench
+    import numpy as np
+
+    out = tmp_path / "accuracy.json"
+    rows = bench.main(
+        ["--dtypes", "float16", "--names", "relu", "sigmoid", "--no-torch", "--check-points", "16",
+         "--json", str(out)]
+    )  # fmt: skip
+    assert [r["activation"] for r in rows] == ["relu", "sigmoid"]
+    assert rows[0]["actlab value"] == rows[0]["actlab grad"] == "0 / 0"
+    assert all(r["reference vs mpmath"] == 0 and r["points"] == 63488 for r in rows)
+    assert rows[1]["torch value"] == "-"
+    assert len(json.loads(out.read_text())["rows"]) == 2
+    # integer ulp distances, across zero and for infinities
+    a = np.array([1.0, -0.0, np.inf, np.nan], np.float32)
+    b = np.array([np.nextafter(np.float32(1), np.float32(2)), 0.0, np.inf, 1.0], np.float32)
+    np.testing.assert_array_equal(bench.ulp_distance(a, b), [1.0, 0.0, 0.0, np.inf])
+    tiny = np.array([np.finfo(np.float32).smallest_subnormal], np.float32)
+    assert bench.ulp_distance(-tiny, tiny)[0] == 2.0

@@ -273,7 +273,7 @@ def test_bench_all_runs_every_benchmark_through_run_all(capfd):
 
 
 def test_bench_rejects_an_unknown_name_listing_the_valid_ones():
-    _usage_error(["bench", "nope"], "expected one of activations, ")
+    _usage_error(["bench", "nope"], "expected one of accuracy, activations, ")
     _usage_error(["bench", "nope"], "received 'nope'")
 
 

@@ -2,6 +2,9 @@
 
 At a kink the derivative does not exist; any value between the one-sided derivatives is a valid
 element of the Clarke subdifferential. actlab makes that value an explicit argument.
+
+On XLA's CPU backend subnormal inputs compare equal to zero (flushed), so they take the value
+chosen at a kink at 0, whatever their sign (float16, computed in float32, is exact).
 """
 
 from __future__ import annotations

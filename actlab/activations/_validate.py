@@ -17,11 +17,20 @@ LOW_PRECISION = (jnp.dtype(jnp.float16), jnp.dtype(jnp.bfloat16))
 
 
 def floating_array(x: ArrayLike, fn: str) -> jax.Array:
-    """``x`` as a JAX array; ``TypeError`` unless its dtype is floating point."""
+    """``x`` as a floating-point JAX array, promoting integer and bool input as ``jax.nn`` does.
+
+    Integer and bool arrays become the default floating dtype (float32, or float64 with x64
+    enabled), as ``jax.nn.gelu(jnp.arange(3))`` does. Complex input raises ``TypeError``: the
+    kink conventions and tail formulas here are for real arguments (``jax.nn`` accepts it).
+    """
     x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise TypeError(message("x", "a floating-point array", f"dtype {x.dtype}", where=fn))
-    return x
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    if jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_:
+        return x.astype(jnp.result_type(float))
+    raise TypeError(
+        message("x", "a real array (floating, integer or bool)", f"dtype {x.dtype}", where=fn)
+    )
 
 
 def compute_dtype(dtype: jnp.dtype) -> jnp.dtype:

@@ -1,4 +1,4 @@
-"""Piecewise-linear activations: ReLU and its relatives.
+"""Piecewise activations: ReLU and its relatives, and the piecewise-quadratic sparse plus and hard SiLU.
 
 Each has a ``jax.custom_jvp`` rule. At a kink the derivative is a documented, selectable element
 of the Clarke subdifferential (the interval between the one-sided derivatives); choosing a value
@@ -16,6 +16,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from actlab.activations._kinks import piecewise_slope
+from actlab.activations._precision import upcast
 from actlab.activations._validate import check_kink_grad, check_range, floating_array
 from actlab.checks import message
 
@@ -47,6 +48,9 @@ _hard_tanh = _fixed_kinks(lambda x: jnp.clip(x, -1, 1), kinks=(-1.0, 1.0), slope
 _hard_sigmoid = _fixed_kinks(
     lambda x: jnp.clip(x + 3, 0, 6) / 6, kinks=(-3.0, 3.0), slopes=(0.0, 1 / 6, 0.0)
 )
+_sparse_sigmoid = _fixed_kinks(
+    lambda x: (jnp.clip(x, -1, 1) + 1) / 2, kinks=(-1.0, 1.0), slopes=(0.0, 0.5, 0.0)
+)
 
 
 def _two_kink_grads(fn: str, grad_at_kinks: float | tuple[float, float], high: float):
@@ -77,6 +81,7 @@ def relu(x: ArrayLike, *, grad_at_zero: float = 0.0) -> jax.Array:
       x: input array, any shape and floating dtype.
       grad_at_zero: derivative used at ``x == 0``; any value in the subdifferential ``[0, 1]``.
         Default 0, as ``jax.nn.relu`` and PyTorch (``jnp.maximum(x, 0)`` differentiates to 0.5).
+        On the CPU, XLA reads subnormal inputs as zero, so ``x = +-1e-40`` (float32) gets it too.
 
     Returns:
       An array of the shape and dtype of ``x``.
@@ -136,6 +141,118 @@ def hard_sigmoid(x: ArrayLike, *, grad_at_kinks: float | tuple[float, float] = 0
     """
     x = floating_array(x, "hard_sigmoid")
     return _hard_sigmoid(x, *_two_kink_grads("hard_sigmoid", grad_at_kinks, 1 / 6))
+
+
+def sparse_sigmoid(x: ArrayLike, *, grad_at_kinks: float | tuple[float, float] = 0.0) -> jax.Array:
+    r"""Sparse sigmoid: 0 for ``x <= -1``, :math:`(x + 1)/2` on ``[-1, 1]``, 1 for ``x >= 1``.
+
+    The derivative of :func:`sparse_plus` (Blondel et al., Fenchel-Young losses, section 6.2).
+
+    Args:
+      x: input array, any shape; integer and bool input is promoted to the default float.
+      grad_at_kinks: derivatives used at ``x == -1`` and ``x == 1``; one value or a pair, each
+        in ``[0, 1/2]``. Default 0 at both (``jax.nn.sparse_sigmoid``, a ``clip``, gives 1/4).
+
+    Returns:
+      An array of the shape and dtype of ``x``, in ``[0, 1]``.
+
+    Example:
+      >>> sparse_sigmoid(jnp.array([-2.0, 0.0, 0.5, 2.0]))
+      Array([0.  , 0.5 , 0.75, 1.  ], dtype=float32)
+    """
+    x = floating_array(x, "sparse_sigmoid")
+    return _sparse_sigmoid(x, *_two_kink_grads("sparse_sigmoid", grad_at_kinks, 0.5))
+
+
+@jax.custom_jvp
+def _sparse_plus(x, at_low, at_high):
+    inside = (jnp.clip(x, -1, 1) + 1) ** 2 / 4
+    return jnp.where(x >= 1, x, inside)
+
+
+@_sparse_plus.defjvp
+def _sparse_plus_jvp(primals, tangents):
+    x, at_low, at_high = primals
+    return _sparse_plus(x, at_low, at_high), _sparse_sigmoid(x, at_low, at_high) * tangents[0]
+
+
+@jax.jit
+def _sparse_plus_call(x, at_low, at_high):
+    return upcast(_sparse_plus)(x, at_low, at_high)  # quadratic: half precision in float32
+
+
+def sparse_plus(x: ArrayLike) -> jax.Array:
+    r"""Sparse plus: 0 for ``x <= -1``, :math:`(x + 1)^2 / 4` on ``[-1, 1]``, ``x`` for ``x >= 1``.
+
+    The sparse twin of softplus: convex, monotone and continuously differentiable (no kinks),
+    with derivative :func:`sparse_sigmoid`. Only the second derivative jumps, at -1 and 1; it is
+    taken as 0 there (``sparse_sigmoid``'s default).
+
+    Args:
+      x: input array, any shape; integer and bool input is promoted to the default float.
+
+    Returns:
+      An array of the shape and dtype of ``x``, in ``[0, inf]``.
+
+    References:
+      Blondel, Martins and Niculae, "Learning with Fenchel-Young losses", JMLR 2020.
+    """
+    return _sparse_plus_call(floating_array(x, "sparse_plus"), 0.0, 0.0)
+
+
+@jax.custom_jvp
+def _hard_silu(x, at_low, at_high):
+    return jnp.where(x <= -3, 0, x * (jnp.clip(x + 3, 0, 6) / 6))  # 0, not NaN, at -inf
+
+
+@_hard_silu.defjvp
+def _hard_silu_jvp(primals, tangents):
+    x, at_low, at_high = primals
+    middle = (2 * x + 3) / 6  # x/3 + 1/2 with one rounding: 2x + 3 is exact near the root -3/2
+    slope = piecewise_slope(x, (-3.0, 3.0), (0.0, middle, 1.0), (at_low, at_high))
+    return _hard_silu(x, at_low, at_high), slope * tangents[0]
+
+
+@jax.jit
+def _hard_silu_call(x, at_low, at_high):
+    return upcast(_hard_silu)(x, at_low, at_high)  # quadratic: half precision in float32
+
+
+HARD_SILU_KINK_INTERVALS = ((-0.5, 0.0), (1.0, 1.5))
+
+
+def hard_silu(x: ArrayLike, *, grad_at_kinks: tuple[float, float] = (0.0, 1.0)) -> jax.Array:
+    r"""Hard SiLU / hard swish: :math:`x \, \mathrm{hard\_sigmoid}(x) = x\,\mathrm{relu6}(x + 3)/6`.
+
+    The derivative is 0 for ``x < -3``, :math:`x/3 + 1/2` on ``(-3, 3)`` and 1 for ``x > 3``; it
+    jumps at both ends (from 0 to -1/2 at -3, from 3/2 to 1 at 3).
+
+    Args:
+      x: input array, any shape; integer and bool input is promoted to the default float.
+      grad_at_kinks: the pair of derivatives used at ``x == -3`` and ``x == 3``, in ``[-1/2, 0]``
+        and ``[1, 3/2]``. Default ``(0, 1)``, the outer slopes, as ``jax.nn.hard_silu``
+        (PyTorch's ``hardswish`` uses the inner ones, ``(-1/2, 3/2)``).
+
+    Returns:
+      An array of the shape and dtype of ``x``, in ``[-3/8, inf)``.
+
+    References:
+      Howard et al., "Searching for MobileNetV3", ICCV 2019.
+    """
+    x = floating_array(x, "hard_silu")
+    pair = np.asarray(grad_at_kinks, dtype=np.float64)
+    if pair.shape != (2,):
+        raise ValueError(
+            message(
+                "grad_at_kinks", "a pair (at -3, at 3)", f"shape {pair.shape}", where="hard_silu"
+            )
+        )
+    for value, (low, high) in zip(pair, HARD_SILU_KINK_INTERVALS, strict=True):
+        check_range("hard_silu", "grad_at_kinks", value, low, high)
+    return _hard_silu_call(x, float(pair[0]), float(pair[1]))
+
+
+hard_swish = hard_silu
 
 
 @jax.custom_jvp

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from actlab.activations import exponential, normalized, piecewise, power, smooth
+from actlab.activations import exponential, gated, normalized, piecewise, power, smooth
 from actlab.checks import message, show
 
 INF = math.inf
@@ -201,21 +201,43 @@ _TABLE: dict[str, ActivationSpec] = {
               elementwise=False),
         _spec("sbaf", power.sbaf, params={"k": ParamSpec(1.0, low=0.0), "alpha": ParamSpec(0.5, 0.0, 1.0)},
               output_range=(0.0, 1.0), monotone=False),
+        _spec("sparse_sigmoid", piecewise.sparse_sigmoid, kink_keyword="grad_at_kinks",
+              kink_default="0 at both (jax.nn's clip gives 1/4)", kinks=(-1.0, 1.0),
+              pieces=lambda: ((0.0, 0.0), (0.5, 0.5), (0.0, 1.0)), output_range=(0.0, 1.0)),
+        _spec("sparse_plus", piecewise.sparse_plus, output_range=(0.0, INF)),
+        _spec("hard_silu", piecewise.hard_silu, kink_keyword="grad_at_kinks",
+              kink_default="0 at -3, 1 at 3 (the outer slopes, as jax.nn)", kinks=(-3.0, 3.0),
+              output_range=(-0.375, INF), monotone=False),
+        _spec("log_sigmoid", smooth.log_sigmoid, output_range=(-INF, 0.0)),
+        _spec("squareplus", smooth.squareplus,
+              params={"b": ParamSpec(4.0, low=0.0, low_open=True, doc="smoothness")},
+              output_range=(0.0, INF)),
+        _spec("glu", gated.glu, monotone=False, elementwise=False),
         _spec("arelu", power.arelu, params={"k": ParamSpec(1.0, low=0.0), "n": ParamSpec(1.5, low=1.0)},
               kink_keyword="grad_at_zero", kink_default="0", kinks=(0.0,), output_range=(0.0, INF)),
     ]
 }  # fmt: skip
 
 
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {"swish": "silu", "hard_swish": "hard_silu", "soft_sign": "softsign"}
+)
+"""``jax.nn``'s second names for registry activations; ``get`` and ``spec`` accept them."""
+
+
 def names() -> tuple[str, ...]:
-    """All registered activation names, in a fixed order."""
+    """All registered activation names, in a fixed order (aliases not included)."""
     return tuple(_TABLE)
 
 
 def spec(name: str) -> ActivationSpec:
-    """The ``ActivationSpec`` of ``name``; ``ValueError`` listing the valid names if unknown."""
+    """The ``ActivationSpec`` of ``name`` (or an alias of it, see ``ALIASES``).
+
+    Raises:
+      ValueError: an unknown name, listing the valid ones.
+    """
     try:
-        return _TABLE[name]
+        return _TABLE[ALIASES.get(name, name)]
     except (KeyError, TypeError):
         raise ValueError(message("activation", f"one of {', '.join(_TABLE)}", show(name))) from None
 
@@ -264,4 +286,4 @@ def get(name: str, **params: Any) -> Activation:
     jax.eval_shape(
         lambda x: s.fn(x, **bound), probe
     )  # runs every trace-time check, compiles nothing
-    return Activation(name=name, fn=s.fn, params=MappingProxyType(bound))
+    return Activation(name=s.name, fn=s.fn, params=MappingProxyType(bound))

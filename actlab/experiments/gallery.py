@@ -6,15 +6,23 @@ import math
 from pathlib import Path
 from typing import Any
 
+from actlab import accuracy, plot
 from actlab import activations as A
-from actlab import plot
 from actlab.io import write_json
 
 GROUPS = {
     "relu_family": ("relu", "leaky_relu", "prelu", "relu6", "elu", "selu", "celu"),
     "smooth": ("gelu", "silu", "mish", "softplus", "arelu"),
     "bounded": ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign"),
+    "sparse_and_algebraic": (
+        "squareplus",
+        "sparse_plus",
+        "sparse_sigmoid",
+        "hard_silu",
+        "log_sigmoid",
+    ),
 }
+"""The figures' groups; with ``relu_vs_leaky`` and ``sbaf`` they draw every elementwise activation."""
 
 
 def _fmt(value: float) -> str:
@@ -44,8 +52,34 @@ def conventions() -> list[dict[str, Any]]:
     return rows
 
 
+ACCURACY_DTYPES = ("float16", "bfloat16")
+
+
+def accuracy_columns(dtypes: tuple[str, ...] = ACCURACY_DTYPES) -> dict[str, dict[str, str]]:
+    """Per elementwise activation: max ulp of value / derivative, actlab and jax.nn, every input.
+
+    Measured over every finite input of each (half-precision) dtype by :mod:`actlab.accuracy`;
+    ``"-"`` where jax.nn has no such function.
+    """
+    runners = {"actlab": accuracy.run_actlab, "jax.nn": accuracy.run_jax_nn}
+    columns: dict[str, dict[str, str]] = {}
+    for name in (n for n in A.names() if A.spec(n).elementwise):
+        cells = {}
+        for dtype in dtypes:
+            row, _ = accuracy.measure(name, dtype, accuracy.inputs(dtype, "sampled", 0), runners)
+            for impl in runners:
+                value, grad = row[f"{impl} value"], row[f"{impl} grad"]
+                worst = lambda cell: cell.split(" / ")[0]  # noqa: E731
+                both = "-" if value == "-" else f"{worst(value)} / {worst(grad)}"
+                cells[f"{dtype} max ulp ({impl})"] = both
+        columns[name] = cells
+    return columns
+
+
 def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     """Draw the classic ReLU / leaky ReLU picture and each family; write the conventions table.
+
+    The table also holds :func:`accuracy_columns` (every float16 and bfloat16 input).
 
     Args:
       out_dir: folder for ``gallery.json`` and the figures (PNG and SVG).
@@ -69,16 +103,20 @@ def run(out_dir: str | Path, *, quick: bool = False, seed: int = 0) -> dict[str,
     drawings["sbaf"] = plot.activations(("sbaf",), xlim=(-0.25, 1.25), num=num)
     for key, fig in drawings.items():
         figures += [p.name for p in plot.save(fig, out_dir / f"gallery_{key}")]
+    accuracy_table = accuracy_columns()
     result = {
         "title": "The activation gallery",
         "summary": (
             "Every registered activation and its derivative as jax.grad computes it, so each "
             "kink shows the derivative actlab uses there (a documented, selectable choice). "
             "ReLU is drawn over [-19, 19] beside a leaky ReLU with slope 0.1: identical for x > 0, "
-            "and only the leaky one passes a gradient for x < 0."
+            "and only the leaky one passes a gradient for x < 0. The table adds the largest "
+            "error in ulp of value / derivative over every finite float16 and bfloat16 input, "
+            "actlab beside jax.nn (benchmarks/accuracy.py measures float32, float64 and PyTorch "
+            "too; the README has those tables)."
         ),
         "figures": figures,
-        "table": conventions(),
+        "table": [row | accuracy_table.get(row["activation"], {}) for row in conventions()],
     }
     write_json(out_dir / "gallery.json", result)
     return result

@@ -12,7 +12,8 @@ with ``activation=`` (:data:`actlab.models.Network`):
 
 Theory for any activation (a name, an activation from ``actlab.activations.get``, or a callable):
 :class:`MeanField` and its one-call forms (:func:`q_star`, :func:`chi1`, :func:`correlation_map`,
-:func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`.
+:func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`; the
+infinite-width kernels of an MLP, :func:`nngp` and :func:`ntk` (both at once: :func:`kernels`).
 """
 
 from actlab.gradflow._functional import (
@@ -29,6 +30,7 @@ from actlab.gradflow._functional import (
     xi_q,
 )
 from actlab.gradflow._jacobian import JacobianSpectrum, jacobian_spectrum
+from actlab.gradflow._kernels import Kernels, kernels, nngp, ntk
 from actlab.gradflow._meanfield import PHASE_TOL, DivergenceError, MeanField
 from actlab.gradflow._phase_diagram import PhaseDiagram, phase_diagram
 from actlab.gradflow._signals import Signals, signals, stack_signals
@@ -39,6 +41,7 @@ __all__ = [
     "SATURATION_THRESHOLD",
     "DivergenceError",
     "JacobianSpectrum",
+    "Kernels",
     "MeanField",
     "PhaseDiagram",
     "Signals",
@@ -50,8 +53,11 @@ __all__ = [
     "critical_sigma_w2",
     "ensemble_unit_stats",
     "jacobian_spectrum",
+    "kernels",
     "length_map",
     "mean_field_numbers",
+    "nngp",
+    "ntk",
     "phase",
     "phase_diagram",
     "q_star",

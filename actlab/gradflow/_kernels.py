@@ -134,9 +134,10 @@ def _second_moment(dual: _Dual, q: jax.Array) -> jax.Array:
     return jax.vmap(lambda v: Q.line_moments(dual.value_and_slope, points, v)[0])(q)
 
 
-def _cross_terms(dual: _Dual, q1: jax.Array, q2: jax.Array, k: jax.Array):
+def _cross_terms(dual: _Dual, q1: jax.Array, q2: jax.Array, k: jax.Array, symmetric: bool):
     """``E[phi(u) phi(v)]`` and ``E[phi'(u) phi'(v)]``, each ``(n1, n2)``, for ``(u, v)`` of
-    variances ``q1 (n1, 1)``, ``q2 (1, n2)`` and covariance ``k (n1, n2)``."""
+    variances ``q1 (n1, 1)``, ``q2 (1, n2)`` and covariance ``k (n1, n2)`` (``symmetric``: ``k``
+    is, and so are the results)."""
     if dual.slope is not None:
         return _arccos_terms(dual.slope, q1, q2, k)
     if dual.erf:
@@ -149,9 +150,14 @@ def _cross_terms(dual: _Dual, q1: jax.Array, q2: jax.Array, k: jax.Array):
     def one_pair(args):
         return Q.pair_cross(dual.value_and_slope, points, kinks, *args)[:2]
 
-    pairs = (q1.ravel(), q2.ravel(), c.ravel())
+    # one quadrature per pair; a symmetric kernel integrates its upper triangle and mirrors it
+    rows, cols = np.triu_indices(k.shape[0]) if symmetric else np.indices(k.shape).reshape(2, -1)
+    pairs = (q1[rows, cols], q2[rows, cols], c[rows, cols])
     sums = jax.lax.map(one_pair, pairs, batch_size=PAIRS_PER_BATCH)
-    return sums[:, 0].reshape(k.shape), sums[:, 1].reshape(k.shape)
+    out = jnp.zeros((2, *k.shape), k.dtype).at[:, rows, cols].set(sums.T)
+    if symmetric:
+        out = out.at[:, cols, rows].set(sums.T)
+    return out[0], out[1]
 
 
 @functools.partial(jax.jit, static_argnames=("dual", "depth", "symmetric"))
@@ -165,7 +171,7 @@ def _propagate(dual, depth, symmetric, x1, x2, sigma_w2, sigma_b2) -> Kernels:
         k = jnp.where(eye, q1[:, None], k)
     theta = k
     for _ in range(depth):
-        values, slopes = _cross_terms(dual, q1[:, None], q2[None, :], k)
+        values, slopes = _cross_terms(dual, q1[:, None], q2[None, :], k, symmetric)
         new_q1 = sigma_w2 * _second_moment(dual, q1) + sigma_b2
         new_q2 = new_q1 if symmetric else sigma_w2 * _second_moment(dual, q2) + sigma_b2
         k = sigma_w2 * values + sigma_b2

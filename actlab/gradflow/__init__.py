@@ -13,9 +13,11 @@ with ``activation=`` (:data:`actlab.models.Network`):
 Theory for any activation (a name, an activation from ``actlab.activations.get``, or a callable):
 :class:`MeanField` and its one-call forms (:func:`q_star`, :func:`chi1`, :func:`correlation_map`,
 :func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`; the
-infinite-width kernels of an MLP, :func:`nngp` and :func:`ntk` (both at once: :func:`kernels`).
+infinite-width kernels of an MLP, :func:`nngp` and :func:`ntk` (both at once: :func:`kernels`),
+beside the measured one, :func:`empirical_ntk`.
 """
 
+from actlab.gradflow._empirical_ntk import empirical_ntk
 from actlab.gradflow._functional import (
     c_star,
     chi1,
@@ -51,6 +53,7 @@ __all__ = [
     "chi_c",
     "correlation_map",
     "critical_sigma_w2",
+    "empirical_ntk",
     "ensemble_unit_stats",
     "jacobian_spectrum",
     "kernels",

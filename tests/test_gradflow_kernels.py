@@ -149,3 +149,43 @@ def test_bad_input_says_what_was_expected():
         ntk("relu", x, **{**good, "sigma_w2": 0.0})
     with pytest.raises(ValueError, match=r"activation: expected one of"):
         ntk("no_such_activation", x, **good)
+
+
+@pytest.mark.slow  # 129 bivariate quadratures per layer: about 13 s per activation
+@pytest.mark.parametrize("act, sigma_w2, sigma_b2", [("hard_tanh", 1.5, 0.05), ("selu", 1.0, 0.0),
+                                                     ("gelu", 1.6, 0.1)])  # fmt: skip
+def test_interpolated_layer_maps_equal_the_pair_quadrature_on_a_sphere(
+    x64, act, sigma_w2, sigma_b2
+):
+    x = inputs(5, 4, 6)
+    x = 2.0 * x / jnp.linalg.norm(x, axis=1, keepdims=True)
+    x2 = x[:3] * jnp.array([[1.0, -1.0, 1.0, 1.0]])
+    for args in ((x,), (x, x2)):
+        network = {"depth": 2, "sigma_w2": sigma_w2, "sigma_b2": sigma_b2}
+        pairs = kernels(act, *args, **network, method="pairs")
+        interpolated = kernels(act, *args, **network, method="interpolate")
+        for a, b in zip(pairs, interpolated, strict=True):
+            np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * float(jnp.max(a)))
+
+
+def test_interpolated_relu6_layer_map_equals_the_pair_quadrature(x64):
+    # kinks at 0 and 6: the angle interpolation stays accurate across both
+    x = inputs(4, 3, 8)
+    x = 2.0 * x / jnp.linalg.norm(x, axis=1, keepdims=True)
+    network = {"depth": 1, "sigma_w2": 1.8, "sigma_b2": 0.1}
+    pairs = kernels("relu6", x[:2], x, **network, method="pairs")
+    interpolated = kernels("relu6", x[:2], x, **network, method="interpolate")
+    for a, b in zip(pairs, interpolated, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-12 * float(jnp.max(a)))
+
+
+def test_auto_interpolates_only_inputs_of_equal_variance():
+    from actlab.gradflow._kernels import _equal_variances
+
+    sphere = inputs(20, 3, 7, jnp.float32)
+    sphere = sphere / jnp.linalg.norm(sphere, axis=1, keepdims=True)
+    assert _equal_variances(sphere, sphere, 1.5, 0.1)
+    assert not _equal_variances(sphere.at[0].multiply(1.01), sphere, 1.5, 0.1)
+    assert not _equal_variances(sphere[:5], sphere[:5], 1.5, 0.1)  # too few pairs to pay
+    with pytest.raises(ValueError, match=r"method: expected one of 'auto', 'pairs', 'interpolate'"):
+        kernels("tanh", sphere, depth=1, sigma_w2=1.0, sigma_b2=0.0, method="fast")

@@ -12,9 +12,13 @@ with ``activation=`` (:data:`actlab.models.Network`):
 
 Theory for any activation (a name, an activation from ``actlab.activations.get``, or a callable):
 :class:`MeanField` and its one-call forms (:func:`q_star`, :func:`chi1`, :func:`correlation_map`,
-:func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`.
+:func:`critical_sigma_w2`, ...), :func:`mean_field_numbers`, and :func:`phase_diagram`; the
+infinite-width kernels of an MLP, :func:`nngp` and :func:`ntk` (both at once: :func:`kernels`),
+beside the measured one, :func:`empirical_ntk`; and what infinitely wide networks predict,
+:func:`nngp_posterior_mean`, :func:`ntk_predictor` (both from inputs: :func:`infinite_width_predict`).
 """
 
+from actlab.gradflow._empirical_ntk import empirical_ntk
 from actlab.gradflow._functional import (
     c_star,
     chi1,
@@ -29,6 +33,14 @@ from actlab.gradflow._functional import (
     xi_q,
 )
 from actlab.gradflow._jacobian import JacobianSpectrum, jacobian_spectrum
+from actlab.gradflow._kernel_regression import (
+    Predictions,
+    infinite_width_predict,
+    nngp_posterior_mean,
+    ntk_predictor,
+    one_hot_targets,
+)
+from actlab.gradflow._kernels import Kernels, kernels, nngp, ntk
 from actlab.gradflow._meanfield import PHASE_TOL, DivergenceError, MeanField
 from actlab.gradflow._phase_diagram import PhaseDiagram, phase_diagram
 from actlab.gradflow._signals import Signals, signals, stack_signals
@@ -39,8 +51,10 @@ __all__ = [
     "SATURATION_THRESHOLD",
     "DivergenceError",
     "JacobianSpectrum",
+    "Kernels",
     "MeanField",
     "PhaseDiagram",
+    "Predictions",
     "Signals",
     "UnitStats",
     "c_star",
@@ -48,10 +62,18 @@ __all__ = [
     "chi_c",
     "correlation_map",
     "critical_sigma_w2",
+    "empirical_ntk",
     "ensemble_unit_stats",
+    "infinite_width_predict",
     "jacobian_spectrum",
+    "kernels",
     "length_map",
     "mean_field_numbers",
+    "nngp",
+    "nngp_posterior_mean",
+    "ntk",
+    "ntk_predictor",
+    "one_hot_targets",
     "phase",
     "phase_diagram",
     "q_star",

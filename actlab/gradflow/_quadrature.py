@@ -71,9 +71,11 @@ def _gaussian_rule(breaks: jax.Array) -> tuple[jax.Array, jax.Array]:
     )
     low, high = edges[:, :-1, None], edges[:, 1:, None]
     half = 0.5 * (high - low)
-    nodes = low + half * (1.0 + _LEGENDRE_NODES[None, None, :])
+    legendre_nodes = jnp.asarray(_LEGENDRE_NODES, breaks.dtype)
+    legendre_weights = jnp.asarray(_LEGENDRE_WEIGHTS, breaks.dtype)
+    nodes = low + half * (1.0 + legendre_nodes[None, None, :])
     density = jnp.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
-    weights = half * _LEGENDRE_WEIGHTS[None, None, :] * density
+    weights = half * legendre_weights[None, None, :] * density
     return nodes.reshape(rows, -1), weights.reshape(rows, -1)
 
 
@@ -112,33 +114,82 @@ def _moment_sums(q: jax.Array, u: jax.Array, w: jax.Array, values: jax.Array, sl
     )
 
 
-@jax.jit
-def _plane_nodes(
-    points: jax.Array, kinks: jax.Array, q: jax.Array, c: jax.Array
+def plane_rule(
+    points: jax.Array, kinks: jax.Array, q1: jax.Array, q2: jax.Array, c: jax.Array
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     """Nodes ``u_1 (P1,)``, ``u_2 (P1, P2)`` and weights for ``E[F(u_1) G(u_2)]``, ``|c| < 1``.
 
-    ``u_1 = sqrt(q) z_1``, ``u_2 = sqrt(q) (c z_1 + s z_2)``, ``s = sqrt(1 - c^2)``: the inner
+    ``u_1 = sqrt(q1) z_1``, ``u_2 = sqrt(q2) (c z_1 + s z_2)``, ``s = sqrt(1 - c^2)``: the inner
     integral over ``z_2`` has panel edges at the images of ``points`` for every node ``z_1``; the
-    outer one also splits around the image ``k / (c sqrt(q))`` of every kink, where the inner
-    integral bends on the scale ``s / |c|``.
+    outer one also splits around the image ``k / (c sqrt(q2))`` of every kink, where the inner
+    integral bends on the scale ``s / |c|``. Traceable (``vmap`` over ``q1, q2, c``).
     """
-    root = _root(q)
+    root1, root2 = _root(q1), _root(q2)
     s = jnp.sqrt(1.0 - c * c)
     safe_c = jnp.where(c == 0.0, 1.0, c)
-    images = kinks[:, None] / (safe_c * root) + _SMOOTHING_OFFSETS[None, :] * (s / jnp.abs(safe_c))
+    images = kinks[:, None] / (safe_c * root2) + _SMOOTHING_OFFSETS[None, :] * (s / jnp.abs(safe_c))
     images = jnp.where(c == 0.0, jnp.inf, images).ravel()
-    z1, w1 = _gaussian_rule(jnp.concatenate([_Z_BREAKS, points / root, images])[None, :])
+    z1, w1 = _gaussian_rule(jnp.concatenate([_Z_BREAKS, points / root1, images])[None, :])
     z1, w1 = z1[0], w1[0]
     inner_breaks = jnp.concatenate(
         [
             jnp.broadcast_to(_Z_BREAKS[None, :], (z1.size, _Z_BREAKS.size)),
-            (points[None, :] / root - c * z1[:, None]) / s,
+            (points[None, :] / root2 - c * z1[:, None]) / s,
         ],
         axis=1,
     )
     z2, w2 = _gaussian_rule(inner_breaks)
-    return root * z1, w1, root * (c * z1[:, None] + s * z2), w2
+    return root1 * z1, w1, root2 * (c * z1[:, None] + s * z2), w2
+
+
+@jax.jit
+def _plane_nodes(
+    points: jax.Array, kinks: jax.Array, q: jax.Array, c: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """:func:`plane_rule` at a common variance ``q``."""
+    return plane_rule(points, kinks, q, q, c)
+
+
+def diagonal_rule(
+    points: jax.Array, q1: jax.Array, q2: jax.Array, c: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Nodes ``u_1, u_2`` and weights, each ``(P,)``, for ``E[F(u_1) G(u_2)]`` at ``c = +-1``,
+    where ``u_2 = c sqrt(q2 / q1) u_1``: panel edges at the images of ``points`` under both maps.
+    Traceable."""
+    root1, root2 = _root(q1), _root(q2)
+    breaks = jnp.concatenate([_Z_BREAKS, points / root1, points / root2, -points / root2])
+    z, w = _gaussian_rule(breaks[None, :])
+    return root1 * z[0], jnp.sign(c) * root2 * z[0], w[0]
+
+
+def pair_cross(
+    value_and_slope: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
+    points: jax.Array,
+    kinks: jax.Array,
+    q1: jax.Array,
+    q2: jax.Array,
+    c: jax.Array,
+) -> jax.Array:
+    """``[E phi(u_1) phi(u_2), E phi'(u_1) phi'(u_2), all finite]`` for ``u_1, u_2`` of variances
+    ``q1, q2`` (scalars ``>= 0``) and correlation ``c`` in ``[-1, 1]``: the plane rule inside,
+    the diagonal rule at ``|c| = 1``. Traceable, for ``vmap`` and ``lax.map`` over pairs."""
+    diagonal = jnp.abs(c) >= 1.0
+    u1, w1, u2, w2 = plane_rule(points, kinks, q1, q2, jnp.where(diagonal, 0.5, c))
+    plane = _plane_sums(w1, w2, *value_and_slope(u1), *value_and_slope(u2))
+    v1, v2, w = diagonal_rule(points, q1, q2, jnp.where(diagonal, c, 1.0))
+    line = _diagonal_sums(w, *value_and_slope(v1), *value_and_slope(v2))
+    return jnp.where(diagonal, line, plane)
+
+
+def line_moments(
+    value_and_slope: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
+    points: jax.Array,
+    q: jax.Array,
+) -> jax.Array:
+    """``[E phi^2, E phi'^2, E[phi phi' z] / sqrt(q), all finite]`` at variance ``q`` (a scalar
+    ``>= 0``), as :meth:`Expectations.moments` computes them. Traceable."""
+    u, w = _line_nodes(points, q)
+    return _moment_sums(q, u, w, *value_and_slope(u))
 
 
 @jax.jit

@@ -251,9 +251,9 @@ def test_depth_scales():
             r"c: expected a finite number in \[-1, 1\]",
         ),
         (
-            lambda: q_star("swish", 1.0, 0.0),
+            lambda: q_star("mish_v2", 1.0, 0.0),
             ValueError,
-            "activation: expected one of .*, received 'swish'",
+            "activation: expected one of .*, received 'mish_v2'",
         ),
         (
             lambda: MeanField(3.0),

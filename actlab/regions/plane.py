@@ -34,9 +34,10 @@ from actlab import activations as A
 from actlab.checks import number
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._cones import applies, count_cones
 from actlab.regions._linear import linear_labels
 from actlab.regions._plane_jax import layer_backend
-from actlab.regions._polygons import partition, stack_layers
+from actlab.regions._polygons import NumpyLayer, partition, stack_layers
 from actlab.regions._validate import Layers, check_box, check_layers, check_slice
 
 __all__ = ["PlanePartition", "count_plane", "partition_plane"]
@@ -227,9 +228,15 @@ def count_plane(
     checked, pwl, box, origin_array, basis_array, rtol = _arguments(
         layers, bounds, origin, basis, activation, rtol
     )
+    stacked, boxes = stack_layers([checked]), box[None]
+    layer = layer_backend(backend, checked)
+    if isinstance(layer, NumpyLayer) and applies(
+        stacked, boxes, origin_array, pwl
+    ):  # regions are cones
+        return int(count_cones(stacked, boxes, basis_array[None], pwl, rtol)[0])
     _, count, _, _, _ = partition(
-        stack_layers([checked]), box[None], origin_array[None], basis_array[None], pwl, rtol,
-        maps=False, patterns=False, layer=layer_backend(backend, checked),
+        stacked, boxes, origin_array[None], basis_array[None], pwl, rtol,
+        maps=False, patterns=False, layer=layer,
     )  # fmt: skip
     return len(count)
 

@@ -18,8 +18,9 @@ from actlab import activations as A
 from actlab.checks import message, number, show
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import resolve
+from actlab.regions._cones import applies, count_cones
 from actlab.regions._plane_jax import layer_backend
-from actlab.regions._polygons import partition, stack_layers
+from actlab.regions._polygons import NumpyLayer, partition, stack_layers
 from actlab.regions._validate import check_box, check_layers, check_slice
 
 __all__ = ["count_planes"]
@@ -110,9 +111,13 @@ def count_planes(
 
 def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
     """Counts of networks of one shape, in one partition."""
+    layers, origins, bases = stack_layers(nets), np.stack(origins), np.stack(bases)
+    layer = layer_backend(backend, nets[0])
+    if isinstance(layer, NumpyLayer) and applies(layers, boxes, origins, pwl):  # regions are cones
+        return count_cones(layers, boxes, bases, pwl, rtol)
     _, _, _, _, item = partition(
-        stack_layers(nets), boxes, np.stack(origins), np.stack(bases), pwl, rtol,
-        maps=False, patterns=False, layer=layer_backend(backend, nets[0]),
+        layers, boxes, origins, bases, pwl, rtol,
+        maps=False, patterns=False, layer=layer,
     )  # fmt: skip
     return np.bincount(item, minlength=len(nets))
 

@@ -43,33 +43,19 @@ def applies(
     return (
         pwl.kinks == (0.0,)
         and not any(pwl.intercepts)
-        and not np.any(origins)
-        and bool(np.all((boxes[:, :, 0] < 0) & (boxes[:, :, 1] > 0)))
-        and not any(np.any(bias) for _, bias in layers)
+        and not origins.any()
+        and bool((boxes[:, :, 0] < 0).all() and (boxes[:, :, 1] > 0).all())
+        and not any(bias.any() for _, bias in layers)
     )
 
 
-def _values(points, coef, scale, rtol, spread):
-    """Each line's value at each polygon's point, and its tolerance, ``(P, m)`` each: ``points``
-    ``(P, 2)``, ``coef`` and ``scale`` ``(P, 2, m)``, ``spread`` ``(P, 1)``. The tolerance is
-    that of :func:`actlab.regions._polygons._line_values` with no constant term,
-    ``rtol * ((|s| + R) M_s + (|t| + R) M_t)``."""
-    s, t = points[:, :1], points[:, 1:]
-    values = s * coef[:, 0]
-    values += t * coef[:, 1]
-    tol = (np.abs(s) + spread) * scale[:, 0]
-    tol += (np.abs(t) + spread) * scale[:, 1]
-    tol *= rtol
-    return values, tol
-
-
-def _by_item(maps, weight, item, starts):
-    """``maps[p] @ weight[item[p]]`` for ``(P, 2, n)`` maps, ``(K, n, m)`` weights; ``starts``
-    ``(K + 1,)`` the first row of each item (rows sorted by item)."""
-    rows, _, fan_in = maps.shape
-    if len(weight) == 1:
-        return (maps.reshape(-1, fan_in) @ weight[0]).reshape(rows, 2, -1)
-    out = np.empty((rows, 2, weight.shape[2]))
+def _by_item(maps, weight, starts):
+    """``maps[p] @ weight[item[p]]`` for ``(P, ..., n)`` maps and ``(K, n, m)`` weights;
+    ``starts`` ``(K + 1,)`` the first row of each item (rows sorted by item), or ``None`` for
+    one item."""
+    if starts is None:
+        return maps @ weight[0]
+    out = np.empty((*maps.shape[:-1], weight.shape[2]))
     for k in np.flatnonzero(np.diff(starts)):
         lo, hi = starts[k], starts[k + 1]
         np.matmul(maps[lo:hi], weight[k], out=out[lo:hi])
@@ -85,83 +71,83 @@ def count_cones(
 ) -> np.ndarray:
     """Region counts ``(K,)`` of ``K`` zero-bias networks of one shape (``layers`` as for
     :func:`actlab.regions._polygons.partition`, ``W`` ``(K or 1, in, out)``), each in its box
-    ``(K, 2, 2)`` on its slice ``x = s * bases[k, 0] + t * bases[k, 1]`` (:func:`applies`)."""
+    ``(K, 2, 2)`` on its slice ``x = s * bases[k, 0] + t * bases[k, 1]`` (:func:`applies`).
+
+    The segments are ``ends`` ``(P, 2, 2)`` (start and end point, counter-clockwise), sorted by
+    item and along each item's boundary. Each carries its maps ``C`` ``(P, 2, m)`` and the sum of
+    its companion's rows, ``M_s + M_t`` ``(P, m)``: every point is on the box's boundary, so
+    ``|s|, |t| <= R`` and the tolerance is taken at that bound, ``2 R rtol (M_s + M_t)``, one
+    value per segment and line (at most twice the partition's, and never less).
+    """
     items = len(boxes)
-    spread = np.abs(boxes).reshape(items, -1).max(axis=1)
+    spread = np.abs(boxes).reshape(items, -1).max(axis=1)  # coordinates known to rtol times this
     (s0, s1), (t0, t1) = boxes[:, 0].T, boxes[:, 1].T
-    corners = np.stack([[s0, t0], [s1, t0], [s1, t1], [s0, t1]]).transpose(2, 0, 1)  # (K, 4, 2)
-    start = corners.reshape(-1, 2)  # edge e of item k runs from corner e to corner e + 1
-    end = np.roll(corners, -1, axis=1).reshape(-1, 2)
-    item = np.repeat(np.arange(items), 4)
-    edge = np.tile(np.arange(4), items)
-    coef, scale = bases[item], np.abs(bases[item])  # (P, 2, d): the input map x = [s, t] @ basis
-    slopes = np.asarray(pwl.slopes)
-    pieces, parents = [], []
+    corners = np.stack([s0, t0, s1, t0, s1, t1, s0, t1, s0, t0], axis=1).reshape(items, 5, 2)
+    ends = np.stack([corners[:, :4], corners[:, 1:]], axis=2).reshape(-1, 2, 2)  # edge e: e, e+1
+    item = np.repeat(np.arange(items), 4) if items > 1 else None
+    bound = 2.0 * rtol * (spread[0] if item is None else spread[item, None])
+    coef = bases.repeat(4, axis=0)  # (P, 2, d): the input map x = [s, t] @ basis
+    scale = np.abs(coef).sum(axis=1)  # (P, d)
+    # the pieces that start at each corner, and those that end at it (edge e - 1's last)
+    after = np.arange(4 * items)
+    before = after + np.tile([3, -1, -1, -1], items)
+    equal = np.ones(4 * items, bool)  # the pieces on either side of the corner have one pattern
+    low, high = pwl.slopes
+    relu = low == 0.0 and high == 1.0
+    last = len(layers) - 1
     for depth, (weight, _) in enumerate(layers):
-        starts = np.searchsorted(item, np.arange(items + 1)) if len(weight) > 1 else None
-        c = _by_item(coef, weight, item, starts)
-        m = _by_item(scale, np.abs(weight), item, starts)
-        reach = spread[item, None]
-        z_start, tol_start = _values(start, c, m, rtol, reach)
-        z_end, tol_end = _values(end, c, m, rtol, reach)
-        pos_start, pos_end = z_start > tol_start, z_end > tol_end
-        cut = (pos_start & (z_end < -tol_end)) | ((z_start < -tol_start) & pos_end)
-        poly, line = np.nonzero(cut)
+        starts = None if item is None else np.searchsorted(item, np.arange(items + 1))
+        c = _by_item(coef, weight, starts)
+        m = _by_item(scale, np.abs(weight), starts)
+        tol = m * bound
+        z = np.matmul(ends, c)  # (P, 2, m): s c_s + t c_t at both ends
+        pos = z > tol[:, None]
+        neg = z < -tol[:, None]
+        above = pos[:, 0] | pos[:, 1]
+        poly, line = np.nonzero(above & (neg[:, 0] | neg[:, 1]))
+        parent = None
         if poly.size:
-            zs, ze = z_start[poly, line], z_end[poly, line]
+            zs, ze = z[poly, 0, line], z[poly, 1, line]
             fraction = zs / (zs - ze)
             order = np.lexsort((fraction, poly))
             poly, line, fraction = poly[order], line[order], fraction[order]
-            crossing = start[poly] + fraction[:, None] * (end[poly] - start[poly])
+            a = ends[poly, 0]
+            crossing = a + fraction[:, None] * (ends[poly, 1] - a)
             # a crossing on the line of the crossing before it (same segment) makes no piece
-            new = np.ones(poly.size, bool)
-            if poly.size > 1:
-                same = poly[1:] == poly[:-1]
-                prev = crossing[:-1]
-                z_prev = prev[:, 0] * c[poly[1:], 0, line[1:]]
-                z_prev += prev[:, 1] * c[poly[1:], 1, line[1:]]
-                ms = rtol * m[poly[1:], 0, line[1:]]
-                mt = rtol * m[poly[1:], 1, line[1:]]
-                reach = spread[item[poly[1:]]]
-                tol = (np.abs(prev[:, 0]) + reach) * ms + (np.abs(prev[:, 1]) + reach) * mt
-                new[1:] = ~(same & (np.abs(z_prev) <= tol))
-            poly, crossing = poly[new], crossing[new]
-            splits = np.bincount(poly, minlength=len(start))
-            parent = np.repeat(np.arange(len(start)), splits + 1)
-            first = np.cumsum(splits + 1) - (splits + 1)  # first piece of each segment
-            # piece r of a segment: from its (r-1)-th crossing (or start) to its r-th (or end)
-            rank = np.arange(poly.size) - (np.cumsum(splits) - splits)[poly]
-            after, before = first[poly] + rank + 1, first[poly] + rank  # pieces from, to it
-            start, end = start[parent], end[parent]
-            start[after], end[before] = crossing, crossing
-            z, tol = _values(crossing, c[poly], m[poly], rtol, spread[item[poly], None])
-            on_crossing = z > tol
-            pos_start, pos_end = pos_start[parent], pos_end[parent]
-            pos_start[after], pos_end[before] = on_crossing, on_crossing
-            above = pos_start | pos_end
-            item, edge = item[parent], edge[parent]
-        else:
-            parent = np.arange(len(start))
-            above = pos_start | pos_end
-        pieces.append(above)
-        parents.append(parent)
-        if depth < len(layers) - 1:  # the maps of the layer's outputs on the pieces
-            slope = slopes[above.view(np.int8)][:, None, :]
-            coef, scale = c[parent], m[parent]
-            coef *= slope
-            scale *= np.abs(slope)
-    # joints between consecutive pieces within an edge are boundaries; at the corners, compare
-    key = 4 * item + edge
-    firsts = np.searchsorted(key, np.arange(4 * items))
-    lasts = np.searchsorted(key, np.arange(4 * items), side="right") - 1
-    lasts = np.roll(lasts.reshape(items, 4), 1, axis=1).ravel()  # corner e: after edge e - 1
-    ends = np.concatenate([firsts, lasts])  # the pieces after and before each corner
-    lineage, equal = ends, np.ones(len(firsts), bool)
-    for above, parent in zip(reversed(pieces), reversed(parents), strict=True):
-        pattern = above[lineage]
-        equal &= np.all(pattern[: len(firsts)] == pattern[len(firsts) :], axis=1)
-        lineage = parent[lineage]
-    joints = np.bincount(item, minlength=items) - np.bincount(
-        np.repeat(np.arange(items), 4), weights=equal, minlength=items
-    ).astype(np.int64)
+            same = poly[1:] == poly[:-1]
+            if same.any():
+                rows, lines = poly[1:], line[1:]
+                value = np.einsum("ij,ij->i", crossing[:-1], c[rows, :, lines])
+                keep = np.ones(poly.size, bool)
+                keep[1:] = ~same | (np.abs(value) > tol[rows, lines])
+                poly, crossing = poly[keep], crossing[keep]
+            # segment i's pieces are i + (crossings before it) + 0, 1, ..., its crossings
+            splits = np.bincount(poly, minlength=len(ends))
+            total = np.cumsum(splits)
+            parent = np.repeat(np.arange(len(ends)), splits + 1)
+            to = poly + np.arange(poly.size)  # the piece that ends at each crossing
+            ends = ends[parent]
+            ends[to, 1] = crossing
+            ends[to + 1, 0] = crossing
+            beyond = np.matmul(crossing[:, None], c[poly])[:, 0] > tol[poly]
+            pos = pos[parent]
+            pos[to, 1] = beyond
+            pos[to + 1, 0] = beyond
+            above = pos[:, 0] | pos[:, 1]
+            after, before = after + total[after] - splits[after], before + total[before]
+            if item is not None:
+                item = item[parent]
+                bound = 2.0 * rtol * spread[item, None]
+        equal &= (above[after] == above[before]).all(axis=1)
+        if depth < last:  # the maps of the layer's outputs on the pieces
+            slope = above if relu else np.where(above, high, low)
+            if parent is not None:
+                c, m = c[parent], m[parent]
+            coef = c * slope[:, None, :]
+            scale = m * (slope if relu else np.abs(slope))
+    # pieces within an edge are separated by a line; at a corner only where the patterns differ
+    if item is None:
+        joints = np.array([len(ends) - int(equal.sum())])
+    else:
+        joints = np.bincount(item, minlength=items) - equal.reshape(items, 4).sum(axis=1)
     return np.maximum(joints, 1)

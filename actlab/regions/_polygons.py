@@ -7,8 +7,10 @@ built from absolute values, :math:`M_l = (|\sigma'| M_{l-1} + |c|) |W_l| + |b_l|
 the size of every term summed to make ``C`` and so the rounding of ``z``. A vertex is itself
 computed (where an edge crosses a line), so its coordinates carry rounding too, of the order of
 the box's size ``R`` (its largest coordinate) times the machine epsilon. A vertex is *on* the
-line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([|s| + R, |t| + R, 1] M_j)``: within
-``rtol`` of the rounding that its value and its position can carry. So a repeated line, or a line
+line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([2 R, 2 R, 1] M_j)``: within ``rtol``
+of the rounding that its value and its position can carry (``[|s| + R, |t| + R, 1] M_j`` at its
+largest over the box, since ``|s|, |t| <= R``: one tolerance per polygon and line, at most
+twice the one at the vertex). So a repeated line, or a line
 through a computed vertex, finds the vertex on it (without the ``R`` terms, a vertex computed
 ``1e-16`` off a zero-bias line would be cut again into a polygon of area ``1e-33``).
 
@@ -73,20 +75,18 @@ class _Polygons:
 
 
 def _line_values(vertices, coef, scale, rtol, spread):
-    """Values ``z - k`` of one line at the vertices, and their tolerances, ``(P, V)`` each.
+    """Values ``z - k`` of one line at the vertices ``(P, V)``, and its tolerance ``(P, 1)``.
 
     ``vertices``: ``(P, V, 2)``; ``coef``, ``scale``: ``(P, 3)`` (the line's ``C`` column with the
     kink subtracted, and its ``M`` column); ``spread``: ``(P, 1)`` the size of each one's box.
-    The tolerance is ``rtol * ([|s| + spread, |t| + spread, 1] @ M)``.
+    The tolerance is ``rtol * ([2 spread, 2 spread, 1] @ M)``.
     """
-    s, t = vertices[..., 0], vertices[..., 1]
-    values = s * coef[:, :1]
-    values += t * coef[:, 1:2]
+    values = vertices[..., 0] * coef[:, :1]
+    values += vertices[..., 1] * coef[:, 1:2]
     values += coef[:, 2:]
-    ms, mt = rtol * scale[:, :1], rtol * scale[:, 1:2]
-    tol = np.abs(s) * ms
-    tol += np.abs(t) * mt
-    tol += spread * (ms + mt) + rtol * scale[:, 2:]
+    tol = (2.0 * spread) * (scale[:, :1] + scale[:, 1:2])
+    tol += scale[:, 2:]
+    tol *= rtol
     return values, tol
 
 
@@ -284,17 +284,18 @@ class NumpyLayer:
             s, t, r = center[block, :1], center[block, 1:], radius[block, None]
             z_center = c[:, 2] + s * c[:, 0]
             z_center += t * c[:, 1]
-            # reach: r |grad z| + rtol ([|s| + r + R, |t| + r + R, 1] @ M), the most z can
-            # differ from z_center on the disc, plus the tolerance (squares overflowing to inf
-            # only make it test more pairs exactly)
-            rim = r + spread[block, None]
+            # reach: r |grad z| + rtol ([2 R, 2 R, 1] @ M), the most z can differ from
+            # z_center on the disc, plus the tolerance (squares overflowing to inf only make it
+            # test more pairs exactly)
             reach = c[:, 0] * c[:, 0]
             reach += c[:, 1] * c[:, 1]
             np.sqrt(reach, out=reach)
             reach *= r
-            reach += (rtol * (np.abs(s) + rim)) * m[:, 0]
-            reach += (rtol * (np.abs(t) + rim)) * m[:, 1]
-            reach += rtol * m[:, 2]
+            tol = m[:, 0] + m[:, 1]
+            tol *= 2.0 * spread[block, None]
+            tol += m[:, 2]
+            tol *= rtol
+            reach += tol
             if len(kinks) == 1 and kinks[0] == 0:
                 above[block, :, 0] = z_center > 0
                 may_cut[block, :, 0] = np.abs(z_center, out=z_center) <= reach

@@ -200,7 +200,10 @@ def count_plane(
     """Exact number of activation regions (or, with ``linear=True``, linear regions) in a box.
 
     Counts regions with non-empty interior in the box of the slice; arguments as in
-    :func:`partition_plane`.
+    :func:`partition_plane`. A network with every bias zero, a slice through the input's origin
+    (``origin`` ``None`` or zero) inside the box and an activation with its kink at zero and no
+    intercepts (ReLU, leaky ReLU, PReLU) has cones from the origin for regions: those are counted
+    along the box's boundary (:mod:`actlab.regions._cones`), same count, one round per layer.
 
     Args:
       linear: count linear regions instead: neighbouring regions with the same affine map merged

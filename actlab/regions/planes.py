@@ -4,7 +4,8 @@
 together: the boxes of many networks are cut by their lines in the same rounds, as one set of
 polygons that each know their network, so the fixed cost of a call (a few hundred NumPy
 operations per layer) is paid once per chunk of networks instead of once per network. Networks of
-different shapes are grouped by shape. Counts are those of :func:`count_plane`, one by one.
+different shapes are grouped by shape; zero-bias ones go through the cone count as in
+:func:`count_plane`. Counts are those of :func:`count_plane`, one by one.
 """
 
 from __future__ import annotations

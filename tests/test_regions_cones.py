@@ -1,10 +1,11 @@
-"""Zero-bias networks counted through the box's boundary (their regions are cones from the
-origin): the same counts as the polygon partition and as the rational-arithmetic reference."""
+"""The counts that make no polygons: zero-bias networks counted through the box's boundary (their
+regions are cones from the origin), and the last layer counted as line arrangements in each
+polygon; the same counts as the polygon partition and as the rational-arithmetic reference."""
 
 import exact_regions as exact
 import numpy as np
 import pytest
-from networks import degenerate_network
+from networks import DEGENERATE_ACTIVATIONS, degenerate_box, degenerate_network
 
 from actlab import activations as A
 from actlab import regions
@@ -96,3 +97,35 @@ def test_many_zero_bias_networks_count_as_one_by_one():
     pairs = zip(nets, boxes, strict=True)
     one_by_one = [regions.partition_plane(n, bounds=b).count for n, b in pairs]
     assert counts.tolist() == one_by_one
+
+
+# --- the last layer counted as line arrangements in each polygon (count_plane without polygons)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_counts_without_the_last_layers_polygons_equal_the_exact_ones(seed):
+    layers, box = degenerate_network(seed, 2), degenerate_box(seed)
+    act = DEGENERATE_ACTIVATIONS[seed % len(DEGENERATE_ACTIVATIONS)]
+    expected = exact.count_plane(layers, box, act)
+    assert regions.count_plane(layers, bounds=box, activation=act) == expected
+
+
+@pytest.mark.parametrize("widths", [[5] * 3, [20] * 2, [50] * 2, [16] * 4, [1, 7, 1, 7]])
+@pytest.mark.parametrize("act", [*HOMOGENEOUS, "hard_tanh"])
+def test_he_counts_without_the_last_layers_polygons_equal_the_partition(widths, act):
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        layers = [(w, rng.normal(0, 0.1, len(b))) for w, b in _he(seed, 2, widths)]
+        count = regions.count_plane(layers, activation=act)
+        assert count == regions.partition_plane(layers, activation=act).count
+
+
+def test_concurrent_lines_and_lines_through_polygon_vertices_in_the_last_layer():
+    # the first layer cuts the box at x = 0 and y = 0; the last layer's lines x = 0 (again),
+    # x = y, x = -y and x + y = 1 all meet at the origin or at the first layer's vertices
+    first = (np.eye(2), np.zeros(2))
+    last = (np.array([[1.0, 1.0, 1.0, -1.0, 1.0], [0.0, -1.0, 1.0, 0.0, 1.0]]),
+            np.array([0.0, 0.0, 0.0, 0.0, -1.0]))  # fmt: skip
+    for layers in ([first, last], [(last[0][:, :4] * 2, np.zeros(4)), (np.eye(4), np.zeros(4))]):
+        expected = exact.count_plane(layers, ((-1, 1), (-1, 1)))
+        assert regions.count_plane(layers) == expected == regions.partition_plane(layers).count

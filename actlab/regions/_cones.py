@@ -74,10 +74,8 @@ def count_cones(
     ``(K, 2, 2)`` on its slice ``x = s * bases[k, 0] + t * bases[k, 1]`` (:func:`applies`).
 
     The segments are ``ends`` ``(P, 2, 2)`` (start and end point, counter-clockwise), sorted by
-    item and along each item's boundary. Each carries its maps ``C`` ``(P, 2, m)`` and the sum of
-    its companion's rows, ``M_s + M_t`` ``(P, m)``: every point is on the box's boundary, so
-    ``|s|, |t| <= R`` and the tolerance is taken at that bound, ``2 R rtol (M_s + M_t)``, one
-    value per segment and line (at most twice the partition's, and never less).
+    item and along each item's boundary. Each carries its maps ``C`` and companions ``M``
+    ``(P, 2, m)`` (no constant rows: every bias and intercept is zero).
     """
     items = len(boxes)
     spread = np.abs(boxes).reshape(items, -1).max(axis=1)  # coordinates known to rtol times this
@@ -85,9 +83,9 @@ def count_cones(
     corners = np.stack([s0, t0, s1, t0, s1, t1, s0, t1, s0, t0], axis=1).reshape(items, 5, 2)
     ends = np.stack([corners[:, :4], corners[:, 1:]], axis=2).reshape(-1, 2, 2)  # edge e: e, e+1
     item = np.repeat(np.arange(items), 4) if items > 1 else None
-    bound = 2.0 * rtol * (spread[0] if item is None else spread[item, None])
+    reach = spread[:, None, None] if item is None else spread[item, None, None]
     coef = bases.repeat(4, axis=0)  # (P, 2, d): the input map x = [s, t] @ basis
-    scale = np.abs(coef).sum(axis=1)  # (P, d)
+    scale = np.abs(coef)
     # the pieces that start at each corner, and those that end at it (edge e - 1's last)
     after = np.arange(4 * items)
     before = after + np.tile([3, -1, -1, -1], items)
@@ -99,10 +97,12 @@ def count_cones(
         starts = None if item is None else np.searchsorted(item, np.arange(items + 1))
         c = _by_item(coef, weight, starts)
         m = _by_item(scale, np.abs(weight), starts)
-        tol = m * bound
         z = np.matmul(ends, c)  # (P, 2, m): s c_s + t c_t at both ends
-        pos = z > tol[:, None]
-        neg = z < -tol[:, None]
+        tol = np.matmul(np.abs(ends) + reach, m)  # (|s| + R) M_s + (|t| + R) M_t
+        tol *= rtol
+        pos = z > tol
+        tol *= -1.0
+        neg = z < tol
         above = pos[:, 0] | pos[:, 1]
         poly, line = np.nonzero(above & (neg[:, 0] | neg[:, 1]))
         parent = None
@@ -119,7 +119,9 @@ def count_cones(
                 rows, lines = poly[1:], line[1:]
                 value = np.einsum("ij,ij->i", crossing[:-1], c[rows, :, lines])
                 keep = np.ones(poly.size, bool)
-                keep[1:] = ~same | (np.abs(value) > tol[rows, lines])
+                near = np.abs(crossing[:-1]) + (reach[0, 0] if item is None else reach[rows, 0])
+                width = rtol * np.einsum("ij,ij->i", near, m[rows, :, lines])
+                keep[1:] = ~same | (np.abs(value) > width)
                 poly, crossing = poly[keep], crossing[keep]
             # segment i's pieces are i + (crossings before it) + 0, 1, ..., its crossings
             splits = np.bincount(poly, minlength=len(ends))
@@ -129,7 +131,9 @@ def count_cones(
             ends = ends[parent]
             ends[to, 1] = crossing
             ends[to + 1, 0] = crossing
-            beyond = np.matmul(crossing[:, None], c[poly])[:, 0] > tol[poly]
+            near = np.abs(crossing) + (reach[0] if item is None else reach[poly, 0])
+            width = rtol * np.matmul(near[:, None], m[poly])[:, 0]
+            beyond = np.matmul(crossing[:, None], c[poly])[:, 0] > width
             pos = pos[parent]
             pos[to, 1] = beyond
             pos[to + 1, 0] = beyond
@@ -137,13 +141,14 @@ def count_cones(
             after, before = after + total[after] - splits[after], before + total[before]
             if item is not None:
                 item = item[parent]
-                bound = 2.0 * rtol * spread[item, None]
+                reach = spread[item, None, None]
         equal &= (above[after] == above[before]).all(axis=1)
         if depth < last:  # the maps of the layer's outputs on the pieces
             slope = above if relu else np.where(above, high, low)
             if parent is not None:
                 c, m = c[parent], m[parent]
-            coef = c * slope[:, None, :]
+            slope = slope[:, None, :]
+            coef = c * slope
             scale = m * (slope if relu else np.abs(slope))
     # pieces within an edge are separated by a line; at a corner only where the patterns differ
     if item is None:

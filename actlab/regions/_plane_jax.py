@@ -75,9 +75,10 @@ def _layer(
     scale = scale.at[:, 2].add(jnp.abs(shift))
     s, t, r = center[:, :1], center[:, 1:], radius[:, None]
     z_center = coef[:, 2] + s * coef[:, 0] + t * coef[:, 1]
+    rim = r + spread[:, None]
     reach = r * jnp.sqrt(coef[:, 0] * coef[:, 0] + coef[:, 1] * coef[:, 1])
-    tol = rtol * ((2.0 * spread[:, None]) * (scale[:, 0] + scale[:, 1]) + scale[:, 2])
-    reach = reach + tol
+    reach = reach + (rtol * (jnp.abs(s) + rim)) * scale[:, 0]
+    reach = reach + (rtol * (jnp.abs(t) + rim)) * scale[:, 1] + rtol * scale[:, 2]
     above = z_center[..., None] > kinks[None, None, :]
     may_cut = jnp.abs(z_center[..., None] - kinks[None, None, :]) <= reach[..., None]
     return coef, scale, above, may_cut.reshape(rows, -1)

@@ -7,10 +7,8 @@ built from absolute values, :math:`M_l = (|\sigma'| M_{l-1} + |c|) |W_l| + |b_l|
 the size of every term summed to make ``C`` and so the rounding of ``z``. A vertex is itself
 computed (where an edge crosses a line), so its coordinates carry rounding too, of the order of
 the box's size ``R`` (its largest coordinate) times the machine epsilon. A vertex is *on* the
-line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([2 R, 2 R, 1] M_j)``: within ``rtol``
-of the rounding that its value and its position can carry (``[|s| + R, |t| + R, 1] M_j`` at its
-largest over the box, since ``|s|, |t| <= R``: one tolerance per polygon and line, at most
-twice the one at the vertex). So a repeated line, or a line
+line :math:`z_j = k` when :math:`|z_j - k| \le` ``rtol * ([|s| + R, |t| + R, 1] M_j)``: within
+``rtol`` of the rounding that its value and its position can carry. So a repeated line, or a line
 through a computed vertex, finds the vertex on it (without the ``R`` terms, a vertex computed
 ``1e-16`` off a zero-bias line would be cut again into a polygon of area ``1e-33``).
 
@@ -75,18 +73,20 @@ class _Polygons:
 
 
 def _line_values(vertices, coef, scale, rtol, spread):
-    """Values ``z - k`` of one line at the vertices ``(P, V)``, and its tolerance ``(P, 1)``.
+    """Values ``z - k`` of one line at the vertices, and their tolerances, ``(P, V)`` each.
 
     ``vertices``: ``(P, V, 2)``; ``coef``, ``scale``: ``(P, 3)`` (the line's ``C`` column with the
     kink subtracted, and its ``M`` column); ``spread``: ``(P, 1)`` the size of each one's box.
-    The tolerance is ``rtol * ([2 spread, 2 spread, 1] @ M)``.
+    The tolerance is ``rtol * ([|s| + spread, |t| + spread, 1] @ M)``.
     """
-    values = vertices[..., 0] * coef[:, :1]
-    values += vertices[..., 1] * coef[:, 1:2]
+    s, t = vertices[..., 0], vertices[..., 1]
+    values = s * coef[:, :1]
+    values += t * coef[:, 1:2]
     values += coef[:, 2:]
-    tol = (2.0 * spread) * (scale[:, :1] + scale[:, 1:2])
-    tol += scale[:, 2:]
-    tol *= rtol
+    ms, mt = rtol * scale[:, :1], rtol * scale[:, 1:2]
+    tol = np.abs(s) * ms
+    tol += np.abs(t) * mt
+    tol += spread * (ms + mt) + rtol * scale[:, 2:]
     return values, tol
 
 
@@ -284,18 +284,17 @@ class NumpyLayer:
             s, t, r = center[block, :1], center[block, 1:], radius[block, None]
             z_center = c[:, 2] + s * c[:, 0]
             z_center += t * c[:, 1]
-            # reach: r |grad z| + rtol ([2 R, 2 R, 1] @ M), the most z can differ from
-            # z_center on the disc, plus the tolerance (squares overflowing to inf only make it
-            # test more pairs exactly)
+            # reach: r |grad z| + rtol ([|s| + r + R, |t| + r + R, 1] @ M), the most z can
+            # differ from z_center on the disc, plus the tolerance (squares overflowing to inf
+            # only make it test more pairs exactly)
+            rim = r + spread[block, None]
             reach = c[:, 0] * c[:, 0]
             reach += c[:, 1] * c[:, 1]
             np.sqrt(reach, out=reach)
             reach *= r
-            tol = m[:, 0] + m[:, 1]
-            tol *= 2.0 * spread[block, None]
-            tol += m[:, 2]
-            tol *= rtol
-            reach += tol
+            reach += (rtol * (np.abs(s) + rim)) * m[:, 0]
+            reach += (rtol * (np.abs(t) + rim)) * m[:, 1]
+            reach += rtol * m[:, 2]
             if len(kinks) == 1 and kinks[0] == 0:
                 above[block, :, 0] = z_center > 0
                 may_cut[block, :, 0] = np.abs(z_center, out=z_center) <= reach
@@ -330,7 +329,8 @@ def partition(
     maps: bool = True,
     patterns: bool = True,
     layer: Callable | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    count_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray] | np.ndarray:
     """Polygons of the activation regions of ``K`` networks (or slices) of one shape, each in its
     box on its slice.
 
@@ -341,6 +341,9 @@ def partition(
       maps, patterns: whether to compute the last layer's maps and the patterns.
       layer: the dense part of a layer (:class:`NumpyLayer`, or the JAX one in
         :mod:`actlab.regions._plane_jax`).
+
+      count_only: return only the number of regions of each item, ``(K,)`` int64: the last
+        layer's polygons are counted, not made (:mod:`actlab.regions._arrangement`).
 
     Returns ``(vertices, count, patterns, maps, item)``: padded vertices ``(P, V, 2)`` in slice
     coordinates (counter-clockwise), vertex counts ``(P,)``, piece indices ``(P, units)`` int8, the
@@ -374,6 +377,12 @@ def partition(
             previous, parent, piece, weight, bias, item, (center, radius, spread[item]),
             kinks, rtol, pwl,
         )  # fmt: skip
+        if count_only and depth == len(layers) - 1:
+            from actlab.regions._arrangement import count_faces
+
+            return count_faces(
+                vertices, count, item, coef, scale, kinks, rtol, spread, may_cut, items
+            )
         polygons.parent[:size] = np.arange(size)
         _split_layer(polygons, coef, scale, kinks, rtol, spread, above, may_cut)
         parent = polygons.parent[: polygons.size].copy()

@@ -237,11 +237,11 @@ def count_plane(
         stacked, boxes, origin_array, pwl
     ):  # regions are cones
         return int(count_cones(stacked, boxes, basis_array[None], pwl, rtol)[0])
-    _, count, _, _, _ = partition(
+    counts = partition(
         stacked, boxes, origin_array[None], basis_array[None], pwl, rtol,
-        maps=False, patterns=False, layer=layer,
+        maps=False, patterns=False, layer=layer, count_only=True,
     )  # fmt: skip
-    return len(count)
+    return int(counts[0])
 
 
 def _arguments(layers, bounds, origin, basis, activation, rtol):

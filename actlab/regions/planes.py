@@ -116,11 +116,10 @@ def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
     layer = layer_backend(backend, nets[0])
     if isinstance(layer, NumpyLayer) and applies(layers, boxes, origins, pwl):  # regions are cones
         return count_cones(layers, boxes, bases, pwl, rtol)
-    _, _, _, _, item = partition(
+    return partition(
         layers, boxes, origins, bases, pwl, rtol,
-        maps=False, patterns=False, layer=layer,
+        maps=False, patterns=False, layer=layer, count_only=True,
     )  # fmt: skip
-    return np.bincount(item, minlength=len(nets))
 
 
 def _boxes(bounds: Any, items: int) -> np.ndarray:

@@ -18,6 +18,9 @@ the polygons cut in a round); vertices on the line go to both parts. A line thro
 along an edge, or equal to an earlier line cuts nothing, so degenerate weights add no polygons.
 Each polygon ends up on one side of every line of the layer, which gives its pattern.
 
+When only the count is wanted, the last layer makes no polygons: the faces of its lines in each
+polygon are counted (:mod:`actlab.regions._arrangement`, same decisions).
+
 Vertex arrays are padded to a common length with copies of the first vertex, so the edge after
 the last vertex is the closing edge and padded edges have zero length.
 

@@ -204,6 +204,9 @@ def count_plane(
     (``origin`` ``None`` or zero) inside the box and an activation with its kink at zero and no
     intercepts (ReLU, leaky ReLU, PReLU) has cones from the origin for regions: those are counted
     along the box's boundary (:mod:`actlab.regions._cones`), same count, one round per layer.
+    Otherwise the last layer's polygons are counted, not made: each polygon of the layer before
+    holds an arrangement of the last layer's lines, whose faces are counted from its crossings
+    (:mod:`actlab.regions._arrangement`).
 
     Args:
       linear: count linear regions instead: neighbouring regions with the same affine map merged

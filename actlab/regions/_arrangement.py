@@ -63,6 +63,10 @@ def count_faces(vertices, count, item, coef, scale, kinks, rtol, spread, may_cut
     z, pos, neg = z[cut], pos[cut], neg[cut]
     if not poly.size:
         return faces
+    first = np.ones(poly.size, bool)
+    first[1:] = poly[1:] != poly[:-1]
+    if first.all():  # one line per polygon: it adds one face
+        return faces + np.bincount(item[poly], minlength=items)
     pairs, width = z.shape
     # each crossing line's chord: the extreme points on it along its direction
     corners = vertices[poly]
@@ -80,8 +84,6 @@ def count_faces(vertices, count, item, coef, scale, kinks, rtol, spread, may_cut
     start = points[rows, np.argmin(np.where(mask, along, np.inf), axis=1)]
     end = points[rows, np.argmax(np.where(mask, along, -np.inf), axis=1)]
     # every earlier line of the same polygon against each chord
-    first = np.ones(pairs, bool)
-    first[1:] = poly[1:] != poly[:-1]
     group = np.maximum.accumulate(np.where(first, rows, 0))
     earlier = rows - group
     chord = np.repeat(rows, earlier)

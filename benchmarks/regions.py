@@ -6,7 +6,9 @@ Measured in one run, each as the median of several timed calls after an untimed 
    the ``bench`` extra), side by side on the sizes of issue 11 (width x depth 5x3, 20x2, 32x4,
    50x2, 16x12, 32x8, 64x6), calls interleaved. The networks are rounded to float32 so both
    count the same network (actlab in float64); the counts must be equal. Target: ratio >= 1.
-   Then ``count_planes`` of 1,000 width-16 depth-4 networks (target: seconds) against
+   Zero-bias networks (``sigma_b2 = 0``) go through the cone count (every region a cone from the
+   origin, counted along the box's boundary). Then ``count_planes`` of 1,000 width-16 depth-4
+   networks, generic and zero-bias (target: seconds), against
    ``count_plane`` one by one and regioncam one by one, and the JAX path of the partition's
    dense part (``backend="jax"``) against the NumPy one on large networks. Skipped cleanly
    (``-``) where regioncam is not installed.
@@ -196,13 +198,13 @@ def regioncam_rows(sizes, budget: float) -> list[dict]:
     return rows
 
 
-def sweep_rows(networks: int, repeats: int) -> list[dict]:
+def sweep_rows(networks: int, repeats: int, sigma_b2: float = 0.01) -> list[dict]:
     """count_planes of many width-16 depth-4 networks against one call per network."""
     from _timing import interleaved_medians
 
     from actlab import regions
 
-    nets = [as_float32(he_layers(seed, 2, [16] * 4, 0.01)) for seed in range(networks)]
+    nets = [as_float32(he_layers(seed, 2, [16] * 4, sigma_b2)) for seed in range(networks)]
     calls = [
         lambda: regions.count_planes(nets),
         lambda: [regions.count_plane(net) for net in nets],
@@ -215,7 +217,7 @@ def sweep_rows(networks: int, repeats: int) -> list[dict]:
     one_by_one = [regions.count_plane(net) for net in nets]
     rows = [
         {
-            "call": f"count_planes, {networks} networks",
+            "call": f"count_planes, {networks} networks, sigma_b2={sigma_b2:g}",
             "seconds": round(seconds[0], 3),
             "ms per network": round(1e3 * seconds[0] / networks, 3),
             "regions": int(together.sum()),
@@ -317,14 +319,23 @@ def run(args: argparse.Namespace) -> dict:
 
     # 0. regioncam side by side, count_planes, the JAX path
     peer = regioncam_rows(QUICK_SIZES if args.quick else ISSUE_SIZES, 0.3 if args.quick else 3.0)
-    sweep = sweep_rows(20 if args.quick else args.networks, max(1, repeats // 3))
+    networks = 20 if args.quick else args.networks
+    sweep = sweep_rows(networks, max(1, repeats // 3))
+    # zero biases: every region a cone from the origin, counted along the box's boundary
+    sweep_zero = sweep_rows(networks, max(1, repeats // 3), sigma_b2=0.0)
     backends = backend_rows([(16, 4)] if args.quick else [(32, 8), (64, 6)], 1 if args.quick else 3)
-    section0 = {"regioncam": peer, "count_planes": sweep, "backends": backends}
-    ok = all(row["agrees"] in (True, "-") for row in peer + backends) and sweep[0]["agrees"]
+    section0 = {
+        "regioncam": peer,
+        "count_planes": sweep,
+        "count_planes zero bias": sweep_zero,
+        "backends": backends,
+    }
+    ok = all(row["agrees"] in (True, "-") for row in peer + backends)
+    ok = ok and sweep[0]["agrees"] and sweep_zero[0]["agrees"]
     if args.record:
         from _timing import append_results, environment, markdown_table
 
-        tables = "\n\n".join(markdown_table(t) for t in (peer, sweep, backends))
+        tables = "\n\n".join(markdown_table(t) for t in (peer, sweep, sweep_zero, backends))
         append_results(
             "Exact plane counts against regioncam (benchmarks/regions.py, section 0)",
             environment(jax.devices()[0]) | {"regioncam": _regioncam_version()},

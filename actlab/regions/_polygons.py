@@ -18,6 +18,9 @@ the polygons cut in a round); vertices on the line go to both parts. A line thro
 along an edge, or equal to an earlier line cuts nothing, so degenerate weights add no polygons.
 Each polygon ends up on one side of every line of the layer, which gives its pattern.
 
+When only the count is wanted, the last layer makes no polygons: the faces of its lines in each
+polygon are counted (:mod:`actlab.regions._arrangement`, same decisions).
+
 Vertex arrays are padded to a common length with copies of the first vertex, so the edge after
 the last vertex is the closing edge and padded edges have zero length.
 
@@ -329,7 +332,8 @@ def partition(
     maps: bool = True,
     patterns: bool = True,
     layer: Callable | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+    count_only: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray] | np.ndarray:
     """Polygons of the activation regions of ``K`` networks (or slices) of one shape, each in its
     box on its slice.
 
@@ -340,6 +344,9 @@ def partition(
       maps, patterns: whether to compute the last layer's maps and the patterns.
       layer: the dense part of a layer (:class:`NumpyLayer`, or the JAX one in
         :mod:`actlab.regions._plane_jax`).
+
+      count_only: return only the number of regions of each item, ``(K,)`` int64: the last
+        layer's polygons are counted, not made (:mod:`actlab.regions._arrangement`).
 
     Returns ``(vertices, count, patterns, maps, item)``: padded vertices ``(P, V, 2)`` in slice
     coordinates (counter-clockwise), vertex counts ``(P,)``, piece indices ``(P, units)`` int8, the
@@ -373,6 +380,12 @@ def partition(
             previous, parent, piece, weight, bias, item, (center, radius, spread[item]),
             kinks, rtol, pwl,
         )  # fmt: skip
+        if count_only and depth == len(layers) - 1:
+            from actlab.regions._arrangement import count_faces
+
+            return count_faces(
+                vertices, count, item, coef, scale, kinks, rtol, spread, may_cut, items
+            )
         polygons.parent[:size] = np.arange(size)
         _split_layer(polygons, coef, scale, kinks, rtol, spread, above, may_cut)
         parent = polygons.parent[: polygons.size].copy()

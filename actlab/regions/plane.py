@@ -34,9 +34,10 @@ from actlab import activations as A
 from actlab.checks import number
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
+from actlab.regions._cones import applies, count_cones
 from actlab.regions._linear import linear_labels
 from actlab.regions._plane_jax import layer_backend
-from actlab.regions._polygons import partition, stack_layers
+from actlab.regions._polygons import NumpyLayer, partition, stack_layers
 from actlab.regions._validate import Layers, check_box, check_layers, check_slice
 
 __all__ = ["PlanePartition", "count_plane", "partition_plane"]
@@ -199,7 +200,13 @@ def count_plane(
     """Exact number of activation regions (or, with ``linear=True``, linear regions) in a box.
 
     Counts regions with non-empty interior in the box of the slice; arguments as in
-    :func:`partition_plane`.
+    :func:`partition_plane`. A network with every bias zero, a slice through the input's origin
+    (``origin`` ``None`` or zero) inside the box and an activation with its kink at zero and no
+    intercepts (ReLU, leaky ReLU, PReLU) has cones from the origin for regions: those are counted
+    along the box's boundary (:mod:`actlab.regions._cones`), same count, one round per layer.
+    Otherwise the last layer's polygons are counted, not made: each polygon of the layer before
+    holds an arrangement of the last layer's lines, whose faces are counted from its crossings
+    (:mod:`actlab.regions._arrangement`).
 
     Args:
       linear: count linear regions instead: neighbouring regions with the same affine map merged
@@ -227,11 +234,17 @@ def count_plane(
     checked, pwl, box, origin_array, basis_array, rtol = _arguments(
         layers, bounds, origin, basis, activation, rtol
     )
-    _, count, _, _, _ = partition(
-        stack_layers([checked]), box[None], origin_array[None], basis_array[None], pwl, rtol,
-        maps=False, patterns=False, layer=layer_backend(backend, checked),
+    stacked, boxes = stack_layers([checked]), box[None]
+    layer = layer_backend(backend, checked)
+    if isinstance(layer, NumpyLayer) and applies(
+        stacked, boxes, origin_array, pwl
+    ):  # regions are cones
+        return int(count_cones(stacked, boxes, basis_array[None], pwl, rtol)[0])
+    counts = partition(
+        stacked, boxes, origin_array[None], basis_array[None], pwl, rtol,
+        maps=False, patterns=False, layer=layer, count_only=True,
     )  # fmt: skip
-    return len(count)
+    return int(counts[0])
 
 
 def _arguments(layers, bounds, origin, basis, activation, rtol):

@@ -4,7 +4,8 @@
 together: the boxes of many networks are cut by their lines in the same rounds, as one set of
 polygons that each know their network, so the fixed cost of a call (a few hundred NumPy
 operations per layer) is paid once per chunk of networks instead of once per network. Networks of
-different shapes are grouped by shape. Counts are those of :func:`count_plane`, one by one.
+different shapes are grouped by shape; zero-bias ones go through the cone count as in
+:func:`count_plane`. Counts are those of :func:`count_plane`, one by one.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from actlab import activations as A
 from actlab.checks import message, number, show
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import resolve
+from actlab.regions._cones import applies, count_cones
 from actlab.regions._plane_jax import layer_backend
-from actlab.regions._polygons import partition, stack_layers
+from actlab.regions._polygons import NumpyLayer, partition, stack_layers
 from actlab.regions._validate import check_box, check_layers, check_slice
 
 __all__ = ["count_planes"]
@@ -110,11 +112,14 @@ def count_planes(
 
 def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
     """Counts of networks of one shape, in one partition."""
-    _, _, _, _, item = partition(
-        stack_layers(nets), boxes, np.stack(origins), np.stack(bases), pwl, rtol,
-        maps=False, patterns=False, layer=layer_backend(backend, nets[0]),
+    layers, origins, bases = stack_layers(nets), np.stack(origins), np.stack(bases)
+    layer = layer_backend(backend, nets[0])
+    if isinstance(layer, NumpyLayer) and applies(layers, boxes, origins, pwl):  # regions are cones
+        return count_cones(layers, boxes, bases, pwl, rtol)
+    return partition(
+        layers, boxes, origins, bases, pwl, rtol,
+        maps=False, patterns=False, layer=layer, count_only=True,
     )  # fmt: skip
-    return np.bincount(item, minlength=len(nets))
 
 
 def _boxes(bounds: Any, items: int) -> np.ndarray:

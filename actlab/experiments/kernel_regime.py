@@ -11,10 +11,10 @@ the trained network and the predictor should fall like ``width^-1/2``.
 
 :func:`run` fits ``y = sin(2a) + cos(3a) / 2`` on ``train_size`` random points ``(cos a, sin a)``
 of the unit circle with MLPs of ``depth`` hidden layers of each width, for ReLU, tanh and GELU
-(closed form, closed form via quadrature, quadrature), ``seeds`` initialisations each. Training
-is full-batch gradient descent on ``0.5 * mean((f - y)^2)`` in the NTK parameterisation: the
-stored weights of a layer with fan-in ``n`` move by ``learning_rate * sigma_w2 / n`` times their
-gradient and the biases by ``learning_rate * sigma_b2`` (gradient descent on ``omega`` in
+(the analytic kernel of ReLU by its closed form, of tanh and GELU by quadrature), ``seeds``
+initialisations each. Training is full-batch gradient descent on ``0.5 * mean((f - y)^2)`` in
+the NTK parameterisation: the stored weights of a layer with fan-in ``n`` move by
+``learning_rate * sigma_w2 / n`` times their gradient and the biases by ``learning_rate * sigma_b2`` (gradient descent on ``omega`` in
 ``W = sqrt(sigma_w2 / n) omega``), initial weights ``N(0, sigma_w2 / n)`` and biases
 ``N(0, sigma_b2)``. At checkpoints ``t`` (doubling up to ``time``) the network's predictions at
 ``test_size`` evenly spaced test angles are compared with

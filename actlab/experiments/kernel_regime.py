@@ -337,8 +337,8 @@ def _summary(cfg: Config, res: dict[str, Any]) -> str:
     if _claims(res)["own_linearisation_is_closer_than_the_analytic_predictor"]:
         reading = (
             "at the widest width the network's own linearisation (its empirical NTK at "
-            "initialisation) was closer for every activation, so most of the gap there is "
-            "the random kernel at initialisation, not the kernel's motion during training."
+            "initialisation) was closer for every activation: the gap there is more the "
+            "randomness of the kernel at initialisation than its motion during training."
         )
     else:
         reading = (

@@ -71,8 +71,7 @@ VARIANCES = {"relu": (2.0, 0.1), "tanh": (1.5, 0.1), "gelu": (2.0, 0.1)}
 _COLORS = {"relu": "#d62728", "tanh": "#1f77b4", "gelu": "#2ca02c"}
 #: The slope of log distance against log width that the claims accept (theory: -1/2). Measured:
 #: -0.29 to -0.56 over seeds 0 and 1 in quick mode (two networks per width), -0.34 to -0.49 in
-#: full mode; ReLU's is the shallowest in quick mode, where its own linearisation's distance
-#: falls slowest too (its activation pattern moves during training).
+#: full mode (four networks per width); two networks per width leave the fit noisy.
 SLOPE_RANGE = (-0.8, -0.25)
 #: The widest networks' distance to their predictor must be below this.
 WIDEST_DISTANCE = 0.05

@@ -102,7 +102,7 @@ PLAN: tuple[Run, ...] = (
                 "--sizes-mib 0.0625 --names relu gelu --repeats 2 --target-ms 1 --overhead-names"
             ),
         },
-        {"gpu": 70, "cpu": 15, "smoke": 10},
+        {"gpu": 55, "cpu": 15, "smoke": 10},
     ),
     Run(
         "relu_speed",
@@ -151,7 +151,7 @@ PLAN: tuple[Run, ...] = (
                 "--loops jit --virtual-devices 2"
             ),
         },
-        {"gpu": 70, "cpu": 70, "smoke": 15},
+        {"gpu": 45, "cpu": 70, "smoke": 15},
     ),
     Run(
         "regions",
@@ -211,6 +211,15 @@ PLAN: tuple[Run, ...] = (
             "smoke": _split("--quick --repeats 1 --naive-repeats 1"),
         },
         {"gpu": 15, "cpu": 20, "smoke": 10},
+    ),
+    Run(
+        "kernels",  # analytic NTK against the empirical one; the sizes on the GPU
+        {
+            "gpu": _split("--activations relu gelu tanh --repeats 5"),
+            "cpu": _split("--dtypes float32 --seeds 2 --repeats 3"),
+            "smoke": _split("--quick"),
+        },
+        {"gpu": 40, "cpu": 110, "smoke": 20},
     ),
     Run(
         "regions_space",  # NumPy on the host: the device does not matter

@@ -263,6 +263,8 @@ def test_regions_accelerator_defaults_count_as_the_cpu_defaults():
     assert regions.count_sampled(layers, points, batch=2**20) == regions.count_sampled(
         layers, points
     )
+
+
 def test_regions_benchmark_checks_counts_against_regioncam_and_the_reference(tmp_path):
     import regions as bench
 
@@ -294,6 +296,8 @@ def test_regions_benchmark_runs_without_regioncam(monkeypatch):
     assert row is None
     rows = bench.regioncam_rows([(5, 3)], 0.01)
     assert [r["regioncam ms"] for r in rows] == ["-", "-"] and rows[0]["regions"] == 20
+
+
 def test_local_complexity_benchmark_agrees_with_its_numpy_loop(tmp_path):
     import local_complexity as bench
 
@@ -306,6 +310,8 @@ def test_local_complexity_benchmark_agrees_with_its_numpy_loop(tmp_path):
         assert 0 < row["mean LC"] < 32  # two layers of 16 units
     saved = json.loads(out.read_text())
     assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows
+
+
 def test_accuracy_benchmark_measures_ulps_against_a_checked_reference(tmp_path):
     import accuracy as bench
     import numpy as np
@@ -326,3 +332,29 @@ def test_accuracy_benchmark_measures_ulps_against_a_checked_reference(tmp_path):
     np.testing.assert_array_equal(bench.ulp_distance(a, b), [1.0, 0.0, 0.0, np.inf])
     tiny = np.array([np.finfo(np.float32).smallest_subnormal], np.float32)
     assert bench.ulp_distance(-tiny, tiny)[0] == 2.0
+
+
+def test_kernels_benchmark_times_analytic_and_empirical_kernels_that_agree(tmp_path):
+    import kernels as bench
+
+    out = tmp_path / "kernels.json"
+    result = bench.main(["--quick", "--activations", "relu", "gelu", "--json", str(out)])
+    rows = result["rows"]
+    kinds = [(r["kernel"], r["activation"]) for r in rows]
+    assert ("analytic", "relu") in kinds and ("pairs (naive quadrature)", "gelu") in kinds
+    assert ("pairs (naive quadrature)", "relu") not in kinds  # a closed form needs no quadrature
+    for row in rows:
+        error = float(row["rel. error"].split()[0])
+        if row["kernel"] == "analytic":  # float32 against float64
+            assert error < 1e-5 and row["width"] == "inf"
+        elif row["kernel"] == "pairs (naive quadrature)" or "vs each other" in row["rel. error"]:
+            assert error < 1e-5  # the naive references agree with actlab's kernels
+        else:  # a narrow network's kernel is only near the limit
+            assert 1e-3 < error < 1.0
+        assert float(row["seconds"].split()[0]) > 0
+    for row in result["matching"]:
+        errors = [float(part.split(": ")[1]) for part in row["mean error per width"].split(", ")]
+        assert errors[-1] < errors[0]  # the empirical kernel converges with width
+        assert float(row["width at 0.01"]) > 128 and row["target 10x"] is True
+    saved = json.loads(out.read_text())
+    assert saved["environment"]["device"].startswith("cpu") and saved["rows"] == rows

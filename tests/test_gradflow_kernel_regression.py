@@ -53,6 +53,12 @@ def test_ntk_predictor_solves_the_gradient_flow_ode(problem):
     on_train = ntk_predictor(train.ntk, train.ntk, y, t=dt * steps, f0_train=f0[:8],
                              f0_test=f0[:8])  # fmt: skip
     np.testing.assert_allclose(on_train, f[:8], rtol=1e-9, atol=1e-10)
+    # an array of times with initial outputs: one prediction per time, each the scalar one
+    times = jnp.array([0.0, dt * steps])
+    both = ntk_predictor(train.ntk, test.ntk, y, t=times, f0_train=f0[:8], f0_test=f0[8:])
+    assert both.shape == (2, 4)
+    np.testing.assert_allclose(both[0], f0[8:], atol=1e-12)
+    np.testing.assert_allclose(both[1], predicted, rtol=1e-12)
 
 
 def test_ntk_predictor_limits(problem):

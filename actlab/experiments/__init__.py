@@ -19,6 +19,7 @@ from actlab.experiments import (
     dying_relu,
     exploding_gradients,
     gallery,
+    kernel_regime,
     linear_vs_relu,
     local_complexity,
     partitions,
@@ -41,6 +42,8 @@ CLAIMS: dict[str, str] = {
     "and ELU avoid it.",
     "exploding_gradients": "Gradients explode in the chaotic phase; clipping by global norm 5.0, "
     "BatchNorm and a critical initialisation tame them.",
+    "kernel_regime": "Wide networks are kernel machines: a trained MLP's predictions approach its "
+    "NTK predictor's as the width grows, at the rate width^-1/2, for ReLU, tanh and GELU.",
     "relu_grad_at_zero": "The derivative chosen for ReLU at zero matters in low precision.",
     "regions_vs_depth": "Depth multiplies linear regions in the best case (tent map, bounds) but not "
     "at random initialisation.",
@@ -56,7 +59,7 @@ CLAIMS: dict[str, str] = {
 
 def _table() -> dict[str, Callable[..., dict[str, Any]]]:
     modules = (linear_vs_relu, vanishing_gradients, sparsity, dying_relu, exploding_gradients,
-               relu_grad_at_zero, regions_vs_depth, partitions, local_complexity, relu_speed,
+               kernel_regime, relu_grad_at_zero, regions_vs_depth, partitions, local_complexity, relu_speed,
                gallery)  # fmt: skip
     return {module.__name__.rsplit(".", 1)[1]: module.run for module in modules}
 

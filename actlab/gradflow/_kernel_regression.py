@@ -177,7 +177,7 @@ def ntk_predictor(
     if f0_test.shape != expected:
         raise ValueError(message("f0_test", f"shape {expected}", f"shape {f0_test.shape}",
                                  where=where))  # fmt: skip
-    return f0_test + moved
+    return jnp.reshape(f0_test, (1,) * t.ndim + f0_test.shape) + moved  # one per time
 
 
 def one_hot_targets(labels: ArrayLike, classes: int) -> jax.Array:

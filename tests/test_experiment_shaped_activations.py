@@ -12,10 +12,10 @@ from actlab.experiments import shaped_activations as S
 NAMES = ("tanh", "DKS tanh", "softplus", "DKS softplus", "leaky_relu", "TAT leaky_relu")
 
 
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=[0, 1], ids=lambda s: f"seed{s}")
+def quick_run(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("shaped_activations")
-    return out, S.run(out, quick=True)
+    return out, S.run(out, quick=True, seed=request.param)
 
 
 def test_smoothed_curve_is_a_trailing_median_and_steps_to_target_finds_the_first_crossing():
@@ -85,8 +85,8 @@ def test_claims_follow_from_the_recorded_curves(quick_run):
     assert claims["shaped_activations_train_faster_than_raw"] == all(
         first[shaped] < first[raw] for raw, shaped in zip(NAMES[::2], NAMES[1::2], strict=True)
     )
-    # measured in quick mode, seed 0 (16 layers): every shaped network is faster, softplus never
-    # reaches the target raw
+    # measured in quick mode (16 layers), seeds 0 and 1: every shaped network is faster, and raw
+    # softplus never reaches the target (full mode, 50 layers: see the report)
     assert claims["q_map_fixed_at_1_and_c_map_targets_met"]
     assert claims["shaped_activations_reach_the_target_loss"]
     assert claims["shaped_activations_train_faster_than_raw"]

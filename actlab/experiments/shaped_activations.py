@@ -154,7 +154,7 @@ def _hidden_correlation(ens: train.Ensemble, act: Any, x1: np.ndarray, x2: np.nd
     l = 0
     while ("hidden", l, "kernel") in flat:
         h = z if l == 0 else act(z)
-        z = h @ flat[("hidden", l, "kernel")] + flat[("hidden", l, "bias")]
+        z = h @ flat[("hidden", l, "kernel")] + flat[("hidden", l, "bias")][None, :]
         l += 1
     n = x1.shape[0]
     q = jnp.mean(z**2, axis=1)

@@ -90,5 +90,5 @@ def test_claims_follow_from_the_recorded_curves(quick_run):
     assert claims["q_map_fixed_at_1_and_c_map_targets_met"]
     assert claims["shaped_activations_reach_the_target_loss"]
     assert claims["shaped_activations_train_faster_than_raw"]
-    assert claims["raw_deep_networks_collapse_correlations_at_init"]
+    assert claims["raw_softplus_collapses_correlations_at_init_dks_does_not"]
     assert result["softplus"]["steps_to_target"] == [None] * cfg.seeds

@@ -68,7 +68,10 @@ class Config(Presets):
       seeds: initialisations per activation.
       steps: Adam steps, mini-batches of ``batch_size``.
       batch_size: images per step.
-      learning_rate: Adam's step size, the same for every network.
+      learning_rate: Adam's step size, the same for every network. At depth 50, 1e-3 was
+        unstable for the shaped networks (measured, seed 0, 1500 steps: DKS tanh and softplus
+        reached the target loss in 210 and 60 steps, then their losses rose again to 2.0 and
+        0.74); 3e-4 is not.
       zeta: DKS target ``C_f'(1)``.
       eta: TAT target ``C_f(0)``.
       target_loss: the training loss (smoothed over ``smooth`` records) whose first crossing
@@ -82,9 +85,9 @@ class Config(Presets):
     depth: int = 50
     width: int = 128
     seeds: int = 3
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 128
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     zeta: float = 1.5
     eta: float = 0.9
     target_loss: float = 0.5
@@ -94,8 +97,8 @@ class Config(Presets):
 
     @classmethod
     def quick(cls) -> Config:
-        """Seconds: depth 16, width 32, two seeds, 200 steps."""
-        return cls(depth=16, width=32, seeds=2, steps=200)
+        """About a minute: depth 16, width 32, two seeds, 200 steps at Adam 1e-3."""
+        return cls(depth=16, width=32, seeds=2, steps=200, learning_rate=1e-3)
 
     def check(self) -> None:
         """``ValueError`` unless the recorded curve has at least ``smooth`` points."""
@@ -255,14 +258,12 @@ def _claims(cfg: Config, res: dict[str, Any]) -> dict[str, bool]:
         "shaped_activations_train_faster_than_raw": all(sooner),
         # and `speedup` times sooner, or the raw one never gets there
         "shaped_activations_train_much_faster_than_raw": all(much_sooner),
-        # at initialisation the raw deep softplus and leaky ReLU networks map distinct digits to
-        # nearly parallel vectors; the shaped ones keep them further apart (tanh at sigma_w2 = 1
-        # is critical and does not collapse them: no claim)
-        "raw_deep_networks_collapse_correlations_at_init": all(
-            np.median(res[b]["init_correlation"]) > 0.95
-            and np.median(res[_names(b)[1]]["init_correlation"])
-            < np.median(res[b]["init_correlation"])
-            for b in ("softplus", "leaky_relu")
+        # at initialisation the raw deep softplus network maps distinct digits to nearly
+        # parallel vectors, the DKS one does not (raw tanh at sigma_w2 = 1 is critical and does
+        # not collapse them; TAT keeps C_f(0) = eta high by design: no claim for those)
+        "raw_softplus_collapses_correlations_at_init_dks_does_not": bool(
+            np.median(res["softplus"]["init_correlation"]) > 0.95
+            and np.median(res["DKS softplus"]["init_correlation"]) < 0.5
         ),
     }
 

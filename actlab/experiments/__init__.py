@@ -26,6 +26,7 @@ from actlab.experiments import (
     regions_vs_depth,
     relu_grad_at_zero,
     relu_speed,
+    shaped_activations,
     sparsity,
     vanishing_gradients,
 )
@@ -44,6 +45,8 @@ CLAIMS: dict[str, str] = {
     "BatchNorm and a critical initialisation tame them.",
     "kernel_regime": "Wide networks are kernel machines: a trained MLP's predictions approach its "
     "NTK predictor's as the width grows, at the rate width^-1/2, for ReLU, tanh and GELU.",
+    "shaped_activations": "Activations can be shaped for depth: deep plain MLPs (no skips, no "
+    "normalisation) train faster with DKS/TAT-transformed activations than with the raw ones.",
     "relu_grad_at_zero": "The derivative chosen for ReLU at zero matters in low precision.",
     "regions_vs_depth": "Depth multiplies linear regions in the best case (tent map, bounds) but not "
     "at random initialisation.",
@@ -59,8 +62,8 @@ CLAIMS: dict[str, str] = {
 
 def _table() -> dict[str, Callable[..., dict[str, Any]]]:
     modules = (linear_vs_relu, vanishing_gradients, sparsity, dying_relu, exploding_gradients,
-               kernel_regime, relu_grad_at_zero, regions_vs_depth, partitions, local_complexity, relu_speed,
-               gallery)  # fmt: skip
+               kernel_regime, shaped_activations, relu_grad_at_zero, regions_vs_depth, partitions,
+               local_complexity, relu_speed, gallery)  # fmt: skip
     return {module.__name__.rsplit(".", 1)[1]: module.run for module in modules}
 
 

@@ -127,7 +127,8 @@ class MeanField:
     Args:
       act: registry name, ``actlab.activations.get(...)`` result, or an elementwise callable.
       kinks: extra kink locations of ``act`` (points where ``phi'`` jumps), used as quadrature
-        panel edges; registry activations already know theirs. Needed for accuracy only.
+        panel edges; registry activations already know theirs, and so does a callable with a
+        ``kinks`` attribute (a :class:`ShapedActivation`). Needed for accuracy only.
 
     Raises:
       ValueError: unknown name, a non-elementwise activation (softmax), or ``kinks`` not finite.
@@ -150,7 +151,7 @@ class MeanField:
             self._slope = _negative_slope(registered.name, dict(registered.params))
         else:
             self.name = getattr(act, "__name__", repr(act))
-            known_kinks, self._slope = (), None
+            known_kinks, self._slope = tuple(getattr(act, "kinks", ())), None
         extra = np.asarray(kinks, dtype=float).ravel()
         if not np.all(np.isfinite(extra)):
             raise ValueError(

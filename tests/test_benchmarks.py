@@ -334,6 +334,7 @@ def test_accuracy_benchmark_measures_ulps_against_a_checked_reference(tmp_path):
     assert bench.ulp_distance(-tiny, tiny)[0] == 2.0
 
 
+@pytest.mark.slow  # 25 s: GELU's quadrature and three empirical widths
 def test_kernels_benchmark_times_analytic_and_empirical_kernels_that_agree(tmp_path):
     import kernels as bench
 

@@ -5,6 +5,7 @@ and written as JSON)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -16,10 +17,28 @@ from matplotlib.figure import Figure
 from actlab import plot
 from actlab.checks import seed as check_seed
 from actlab.io import write_json
+from actlab.models import MLP, ActivationChoice
 
 C = TypeVar("C")
 
 Section = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class DigitsNetwork:
+    """``rngs -> MLP(64, [width] * depth, 10)``, each member's activation one of ``choices``.
+
+    The activation of member ``i`` of an ensemble is picked by :class:`ActivationChoice`; frozen,
+    so that it can be a static argument of a jitted ensemble builder.
+    """
+
+    width: int
+    depth: int
+    choices: tuple[Any, ...]
+
+    def __call__(self, rngs: Any) -> MLP:
+        act = functools.partial(ActivationChoice, choices=self.choices)
+        return MLP(64, [self.width] * self.depth, 10, activation=act, rngs=rngs)
 
 
 class Presets:

@@ -32,7 +32,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +45,7 @@ from matplotlib.figure import Figure
 from actlab import activations as A
 from actlab import data, regions, train
 from actlab.experiments import _setup
-from actlab.experiments._setup import Presets
-from actlab.models import MLP, ActivationChoice
+from actlab.experiments._setup import DigitsNetwork, Presets
 
 __all__ = ["ACTIVATIONS", "POINT_SETS", "Config", "run"]
 
@@ -122,18 +120,6 @@ class Config(Presets):
             )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Network:
-    """``rngs -> MLP(64, [width] * depth, 10)``, activation chosen per member."""
-
-    width: int
-    depth: int
-
-    def __call__(self, rngs: Any) -> MLP:
-        act = functools.partial(ActivationChoice, choices=_CHOICES)
-        return MLP(64, [self.width] * self.depth, 10, activation=act, rngs=rngs)
-
-
 def _hidden_layers(ens: train.Ensemble) -> list[tuple[np.ndarray, np.ndarray]]:
     """The members' hidden layers, stacked: ``[(W (members, in, out), b (members, out)), ...]``."""
     flat = {path: np.asarray(var[...]) for path, var in nnx.to_flat_state(ens.params)}
@@ -174,7 +160,7 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
     sizes = (min(cfg.points, len(x)), min(cfg.points, len(test_set.x)), cfg.points)
     frame = np.asarray(regions.orthonormal_frame(jax.random.key(seed), x.shape[1], cfg.directions))
     base = train.init_ensemble(
-        _Network(cfg.width, cfg.depth),
+        DigitsNetwork(cfg.width, cfg.depth, _CHOICES),
         [seed * 1000 + i for i in range(cfg.seeds)],
         init_scales=[cfg.init_scale],
     )

@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,8 @@ from matplotlib.figure import Figure
 
 from actlab import data, train
 from actlab.experiments import _setup
-from actlab.experiments._setup import Presets
+from actlab.experiments._setup import DigitsNetwork, Presets
 from actlab.gradflow import ensemble_unit_stats
-from actlab.models import MLP, ActivationChoice
 
 __all__ = ["ACTIVATIONS", "Config", "run"]
 
@@ -78,18 +76,6 @@ class Config(Presets):
         return cls(depth=3, seeds=2, steps=300, learning_rate=0.01, train_size=512)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Network:
-    """``rngs -> MLP(64, [width] * depth, 10)``, activation chosen per member."""
-
-    width: int
-    depth: int
-
-    def __call__(self, rngs: Any) -> MLP:
-        act = functools.partial(ActivationChoice, choices=ACTIVATIONS)
-        return MLP(64, [self.width] * self.depth, 10, activation=act, rngs=rngs)
-
-
 def _measure(ens: train.Ensemble, x: np.ndarray, cfg: Config, shape: tuple[int, int]) -> dict:
     exact = ensemble_unit_stats(ens, x)
     near = ensemble_unit_stats(ens, x, zero_tol=cfg.near_zero)
@@ -108,7 +94,8 @@ def _train(cfg: Config, seed: int) -> dict[str, Any]:
     train_set, test_set = data.digits(seed=seed)
     x, y = train_set.x[: cfg.train_size], train_set.y[: cfg.train_size]
     base = train.init_ensemble(
-        _Network(cfg.width, cfg.depth), [seed * 1000 + i for i in range(cfg.seeds)]
+        DigitsNetwork(cfg.width, cfg.depth, ACTIVATIONS),
+        [seed * 1000 + i for i in range(cfg.seeds)],
     )
     ens = train.concat([train.choose_activation(base, k) for k in range(len(ACTIVATIONS))])
     shape = (len(ACTIVATIONS), cfg.seeds)

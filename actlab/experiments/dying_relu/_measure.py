@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any
 
@@ -13,9 +12,10 @@ import numpy as np
 import optax
 
 from actlab import data, train
+from actlab.experiments._setup import DigitsNetwork
 from actlab.experiments.dying_relu._config import ACTIVATIONS, LOSS, Config
 from actlab.gradflow import ensemble_unit_stats, unit_stats
-from actlab.models import MLP, ActivationChoice, PReLU
+from actlab.models import PReLU
 
 
 def born_dead_probability(width: int, depth: int | np.ndarray) -> float | np.ndarray:
@@ -79,18 +79,6 @@ def measure_born_dead(cfg: Config, seed: int) -> dict[str, Any]:
 _CHOICES = ("relu", "leaky_relu", PReLU, "elu")  # ACTIVATIONS, as ActivationChoice builds them
 
 
-@dataclasses.dataclass(frozen=True)
-class _Network:
-    """``rngs -> MLP(64, [width] * depth, 10)`` with the activation chosen per member."""
-
-    width: int
-    depth: int
-
-    def __call__(self, rngs: Any) -> MLP:
-        act = functools.partial(ActivationChoice, choices=_CHOICES)
-        return MLP(64, [self.width] * self.depth, 10, activation=act, rngs=rngs)
-
-
 def _members(cfg: Config, seed: int) -> Any:
     """Members for activations x conditions x seeds (in that order), from the same weights.
 
@@ -98,7 +86,7 @@ def _members(cfg: Config, seed: int) -> Any:
     biases set to the condition's constant and its learning rate; all of them train together.
     """
     base = train.init_ensemble(
-        _Network(cfg.width, cfg.depth),
+        DigitsNetwork(cfg.width, cfg.depth, _CHOICES),
         [seed * 1000 + i for i in range(cfg.seeds)],
         learning_rates=[cfg.learning_rates[0]],
     )

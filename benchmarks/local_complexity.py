@@ -28,17 +28,8 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _networks import he_layers
 from _timing import append_results, environment, markdown_table, median_seconds, select_device
-
-
-def he_layers(seed: int, inputs: int, widths: list[int], sigma_b2: float = 0.01):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, np.sqrt(sigma_b2), width)))
-        fan_in = width
-    return layers
 
 
 def naive_counts(layers, points: np.ndarray, radius: float, frames: np.ndarray) -> np.ndarray:

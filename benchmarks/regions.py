@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from _networks import he_layers
 
 BOX = ((-1.0, 1.0), (-1.0, 1.0))
 
@@ -93,16 +94,6 @@ def reference_count_plane(layers, box=BOX, eps=1e-12) -> int:
 
 
 # --- measurement --------------------------------------------------------------------------------
-
-
-def he_layers(seed: int, inputs: int, widths: list[int], sigma_b2: float):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, np.sqrt(sigma_b2), width)))
-        fan_in = width
-    return layers
 
 
 def median_time(call: Callable[[], object], repeats: int) -> tuple[float, float, object]:

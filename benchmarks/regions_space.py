@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 from _lp_regions import count_regions as lp_count
+from _networks import he_layers
 from _timing import append_results, environment, markdown_table, median_seconds, select_device
 
 # (d, widths, sigma_b2, peers): the peers are slow (one LP per candidate region), so they run on
@@ -43,16 +44,6 @@ CONFIGS = [
 ]
 QUICK = [(3, [4, 4], 0.01, True), (4, [3, 3], 0.01, True)]
 TARGETS = {(3, (16, 16, 16)): 5.0, (4, (8, 8, 8, 8)): 10.0}
-
-
-def he_layers(seed: int, inputs: int, widths: list[int], sigma_b2: float):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, np.sqrt(sigma_b2), width)))
-        fan_in = width
-    return layers
 
 
 def relucent_count(layers) -> int | None:

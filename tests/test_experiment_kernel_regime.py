@@ -17,6 +17,7 @@ def quick_run(tmp_path_factory):
     return out, kernel_regime.run(out, quick=True)
 
 
+@pytest.mark.slow  # the quick run: about 25 s on 2 cores
 def test_run_writes_json_and_the_figure_as_png_and_svg(quick_run):
     out, result = quick_run
     names = sorted(p.name for p in out.iterdir())
@@ -27,6 +28,7 @@ def test_run_writes_json_and_the_figure_as_png_and_svg(quick_run):
     assert result["quick"] is True and result["experiment"] == "kernel_regime"
 
 
+@pytest.mark.slow  # the quick run: about 25 s on 2 cores
 def test_distances_have_one_value_per_width_seed_and_checkpoint(quick_run):
     _, result = quick_run
     cfg = kernel_regime.Config.quick()
@@ -51,6 +53,7 @@ def test_distances_have_one_value_per_width_seed_and_checkpoint(quick_run):
     assert len(result["table"]) == len(kernel_regime.ACTIVATIONS) * len(cfg.widths)
 
 
+@pytest.mark.slow  # the quick run: about 25 s on 2 cores
 def test_the_widest_relu_curve_is_near_an_independent_kernel_regression(quick_run):
     """The saved predictor curve against NumPy's own gradient-flow formula on the analytic
     ReLU kernel (the arc-cosine kernel written out here for one hidden layer)."""
@@ -89,6 +92,7 @@ def test_config_rejects_widths_that_do_not_grow(tmp_path):
         kernel_regime.run(tmp_path, config=kernel_regime.Config(learning_rate=0.0))
 
 
+@pytest.mark.slow  # the quick run: about 25 s on 2 cores
 def test_claims_follow_from_the_recorded_distances(quick_run):
     _, result = quick_run
     _check_claims(result)

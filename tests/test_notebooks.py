@@ -9,19 +9,18 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-SLOW = {"05_kernels", "06_shaped_activations"}
-"""Notebooks that train whole experiments (40-60 s each on 2 cores): run with ``-m slow``."""
 
 
-def test_there_are_notebooks():
+def test_there_are_notebooks_stored_without_outputs():
     assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        assert code and all(not cell.get("outputs") for cell in code), path.name
 
 
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=pytest.mark.slow) if p.stem in SLOW else p for p in NOTEBOOKS],
-    ids=lambda p: p.stem,
-)
+@pytest.mark.slow  # each trains experiments in quick mode: 6-60 s on 2 cores
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_without_error_and_is_stored_without_outputs(path, monkeypatch, tmp_path):
     notebook = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")

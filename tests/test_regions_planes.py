@@ -10,13 +10,7 @@ from actlab.regions import _plane_jax
 
 
 def he_network(seed, widths, sigma_b2=0.01, inputs=2):
-    rng = np.random.default_rng(seed)
-    layers, fan_in = [], inputs
-    for width in widths:
-        weight = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, width))
-        layers.append((weight, rng.normal(0.0, np.sqrt(sigma_b2), width)))
-        fan_in = width
-    return layers
+    return random_layers(seed, widths, inputs, bias_std=np.sqrt(sigma_b2))
 
 
 def test_many_networks_of_mixed_shapes_count_as_one_by_one():

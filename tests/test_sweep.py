@@ -369,6 +369,18 @@ def _start_pair(out_dirs: tuple[Path, Path], log_dir: Path, hang_on: int = 0) ->
     return procs
 
 
+def _run_pair(out_dirs: tuple[Path, Path], log_dir: Path) -> None:
+    """Both processes to the end (killed after 90 s at most); both must exit cleanly."""
+    procs = _start_pair(out_dirs, log_dir)
+    try:
+        for p in procs:
+            p.wait(90)
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], _stderr(log_dir)
+
+
 def _traced(log_dir: Path, process_id: int) -> list[dict]:
     path = log_dir / f"traced{process_id}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -428,14 +440,7 @@ def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(t
     second = tmp_path / "log2"
     view = tmp_path / "view2"
     shutil.copytree(shared, view)
-    procs = _start_pair((shared, view), second)
-    try:
-        for p in procs:
-            p.wait(90)
-    finally:
-        for p in procs:
-            p.kill()
-    assert [p.returncode for p in procs] == [0, 0], _stderr(second)
+    _run_pair((shared, view), second)
     assert _snapshot(view) == before  # process 1 read the copy and wrote nothing
     after = _snapshot(shared)
     assert all(after[name] == data for name, data in before.items() if name != "index.json")
@@ -461,14 +466,7 @@ def test_two_processes_share_a_sweep_resume_after_a_kill_and_match_one_bitwise(t
     # run 3: everything is finished; process 1 cannot see the files (storage not shared), so it
     # skips every group rather than computing alone (which would wait forever for process 0)
     third = tmp_path / "log3"
-    procs = _start_pair((shared, tmp_path / "view3"), third)
-    try:
-        for p in procs:
-            p.wait(90)
-    finally:
-        for p in procs:
-            p.kill()
-    assert [p.returncode for p in procs] == [0, 0], _stderr(third)
+    _run_pair((shared, tmp_path / "view3"), third)
     assert _traced(third, 0) == _traced(third, 1) == []
     assert json.loads((third / "groups0.json").read_text())["loaded"] == GROUPS
     assert json.loads((third / "groups1.json").read_text()) == {"loaded": [], "computed": []}

@@ -6,11 +6,13 @@ Measured in one run, each as the median of several timed calls after an untimed 
    the ``bench`` extra), side by side on the sizes of issue 11 (width x depth 5x3, 20x2, 32x4,
    50x2, 16x12, 32x8, 64x6), calls interleaved. The networks are rounded to float32 so both
    count the same network (actlab in float64); the counts must be equal. Target: ratio >= 1.
-   Zero-bias networks (``sigma_b2 = 0``) go through the cone count (every region a cone from the
-   origin, counted along the box's boundary). Then ``count_planes`` of 1,000 width-16 depth-4
+   ``count_plane`` runs its default, compiled loops; the vectorised NumPy engine
+   (``backend="numpy"``) is timed beside it and must count the same. Zero-bias networks
+   (``sigma_b2 = 0``) go through the cone count (every region a cone from the origin, counted
+   along the box's boundary). Then ``count_planes`` of 1,000 width-16 depth-4
    networks, generic and zero-bias (target: seconds), against
    ``count_plane`` one by one and regioncam one by one, and the JAX path of the partition's
-   dense part (``backend="jax"``) against the NumPy one on large networks. Skipped cleanly
+   dense part (``backend="jax"``) against the NumPy one and the compiled count on large networks. Skipped cleanly
    (``-``) where regioncam is not installed.
 1. ``count_plane`` of a width-32, depth-8 He-initialised ReLU network on ``[-1, 1]^2`` against a
    straightforward neuron-by-neuron polygon splitter in plain Python/NumPy (below), which must
@@ -162,26 +164,25 @@ def regioncam_rows(sizes, budget: float) -> list[dict]:
         for sigma_b2 in (0.0, 0.01):
             layers = as_float32(he_layers(0, 2, [width] * depth, sigma_b2))
             ours = lambda layers=layers: regions.count_plane(layers)  # noqa: E731
+            engine = lambda layers=layers: regions.count_plane(layers, backend="numpy")  # noqa: E731
             theirs = lambda layers=layers: regioncam_count(layers)  # noqa: E731
-            repeats = _repeats(ours, budget, 200)
-            if peer:
-                ours_s, theirs_s = interleaved_medians([ours, theirs], repeats)
-                count, expected = ours(), theirs()
-            else:
-                (ours_s,), count, theirs_s, expected = (
-                    interleaved_medians([ours], repeats),
-                    ours(),
-                    None,
-                    None,
-                )
+            repeats = _repeats(engine, budget, 200)
+            calls = [ours, engine, theirs] if peer else [ours, engine]
+            seconds = interleaved_medians(calls, repeats)
+            ours_s, engine_s = seconds[:2]
+            theirs_s = seconds[2] if peer else None
+            count, expected = ours(), theirs() if peer else None
             rows.append(
                 {
                     "network": f"{width}x{depth} sigma_b2={sigma_b2:g}",
                     "regions": count,
                     "actlab ms": round(1e3 * ours_s, 3),
+                    "numpy engine ms": round(1e3 * engine_s, 3),
                     "regioncam ms": "-" if theirs_s is None else round(1e3 * theirs_s, 3),
                     "ratio": "-" if theirs_s is None else round(theirs_s / ours_s, 2),
-                    "agrees": "-" if expected is None else count == expected,
+                    "agrees": (
+                        count == engine() if expected is None else count == expected == engine()
+                    ),
                     "repeats": repeats,
                 }
             )
@@ -252,18 +253,19 @@ def backend_rows(sizes, repeats: int) -> list[dict]:
         layers = he_layers(0, 2, [width] * depth, 0.01)
         calls = [
             lambda layers=layers, b=backend: regions.count_plane(layers, backend=b)
-            for backend in ("numpy", "jax")
+            for backend in ("numba", "numpy", "jax")
         ]
-        numpy_s, jax_s = interleaved_medians(calls, repeats)
+        numba_s, numpy_s, jax_s = interleaved_medians(calls, repeats)
         counts = [call() for call in calls]
         rows.append(
             {
                 "network": f"{width}x{depth} sigma_b2=0.01",
                 "regions": counts[0],
+                "numba s": round(numba_s, 3),
                 "numpy s": round(numpy_s, 3),
                 "jax s": round(jax_s, 3),
                 "numpy / jax": round(numpy_s / jax_s, 2),
-                "agrees": counts[0] == counts[1],
+                "agrees": counts[0] == counts[1] == counts[2],
             }
         )
         print(rows[-1], flush=True)

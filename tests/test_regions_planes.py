@@ -1,4 +1,5 @@
-"""Counts of many networks or slices at once, and the JAX path of the plane partition."""
+"""Counts of many networks or slices at once, the compiled count, and the JAX path of the plane
+partition."""
 
 import numpy as np
 import pytest
@@ -86,7 +87,7 @@ def test_a_bound_activation_applies_to_every_network():
          r"origins: expected one \(d,\) for all networks or one per network \(2, d\)"),
         ([[(np.ones((3, 3)), np.ones(3))]], {}, ValueError, "basis: expected two directions"),
         ([[(np.ones((2, 3)), np.ones(3))]], {"backend": "gpu"}, ValueError,
-         "backend: expected one of 'auto', 'numpy', 'jax'"),
+         "backend: expected one of 'auto', 'numba', 'numpy', 'jax'"),
         ([[(np.ones((2, 3)), np.ones(3))]], {"activation": "tanh"}, ValueError,
          "piecewise-linear"),
         ([[(np.ones((2, 3)), np.ones(3))]], {"rtol": 0.0}, ValueError, "rtol"),
@@ -100,6 +101,51 @@ def test_bad_input_raises_with_expected_and_received(networks, kwargs, error, ma
 def test_count_plane_rejects_an_unknown_backend():
     with pytest.raises(ValueError, match="backend: expected one of"):
         regions.count_plane(he_network(0, [3]), backend="cuda")
+
+
+@pytest.mark.parametrize("act", DEGENERATE_ACTIVATIONS)
+def test_the_compiled_count_equals_the_numpy_engine_incl_degenerate_networks(act):
+    seeds = [
+        s for s in range(240) if DEGENERATE_ACTIVATIONS[s % len(DEGENERATE_ACTIVATIONS)] == act
+    ]
+    networks = [degenerate_network(s, 2) for s in seeds]
+    boxes = [degenerate_box(s) for s in seeds]
+    compiled = regions.count_planes(networks, bounds=boxes, activation=act, backend="numba")
+    numpy = regions.count_planes(networks, bounds=boxes, activation=act, backend="numpy")
+    assert compiled.tolist() == numpy.tolist()
+    assert compiled.tolist() == [
+        regions.count_plane(net, bounds=box, activation=act, backend="numba")
+        for net, box in zip(networks, boxes, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("act", ["relu", A.get("leaky_relu", negative_slope=0.2), "hard_tanh"])
+@pytest.mark.parametrize("sigma_b2", [0.0, 0.01])
+def test_the_compiled_count_equals_the_numpy_engine_on_he_networks(act, sigma_b2):
+    """Zero biases (the cone count, where the activation allows it) and small biases; every
+    network against the vectorised engine, one by one and all at once."""
+    networks = [he_network(seed, widths, sigma_b2) for seed in range(4)
+                for widths in ([24, 24], [12] * 5, [40])]  # fmt: skip
+    compiled = regions.count_planes(networks, activation=act, backend="numba")
+    assert (
+        compiled.tolist()
+        == regions.count_planes(networks, activation=act, backend="numpy").tolist()
+    )
+    assert compiled.tolist() == [regions.count_plane(n, activation=act) for n in networks]
+    assert min(compiled) > 20
+
+
+def test_the_compiled_count_of_slices_and_boxes_equals_the_numpy_engine():
+    rng = np.random.default_rng(5)
+    layers = he_network(0, [10, 10, 10], inputs=5)
+    origins, bases = rng.normal(size=(12, 5)), rng.normal(size=(12, 2, 5))
+    boxes = [((-1 - k / 5, 1.0 + k / 7), (-0.5 - k / 3, 0.5)) for k in range(12)]
+    kwargs = {"bounds": boxes, "origins": origins, "bases": bases}
+    compiled = regions.count_planes([layers] * 12, backend="numba", **kwargs)
+    assert (
+        compiled.tolist() == regions.count_planes([layers] * 12, backend="numpy", **kwargs).tolist()
+    )
+    assert len(set(compiled.tolist())) > 3
 
 
 def test_rows_are_padded_to_few_sizes():

@@ -15,6 +15,7 @@ area up to rounding (relative error around ``1e-12``).
 
 Each layer's dense part (every polygon's affine maps, every line against every polygon) can run
 as jitted JAX on a GPU (``backend=``); the cutting stays on the host, and the counts are the same.
+Counts alone (:func:`count_plane`) run the same decisions as compiled loops (numba) by default.
 :func:`actlab.regions.count_planes` counts many networks or slices in one partition.
 
 *Activation regions* are the polygons: each has its own pattern (the piece index of every unit,
@@ -34,11 +35,11 @@ from actlab import activations as A
 from actlab.checks import number
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import PiecewiseLinear, resolve
-from actlab.regions._cones import applies, count_cones
 from actlab.regions._linear import linear_labels
 from actlab.regions._plane_jax import layer_backend
-from actlab.regions._polygons import NumpyLayer, partition, stack_layers
+from actlab.regions._polygons import partition, stack_layers
 from actlab.regions._validate import Layers, check_box, check_layers, check_slice
+from actlab.regions.planes import count_stacked
 
 __all__ = ["PlanePartition", "count_plane", "partition_plane"]
 
@@ -204,13 +205,17 @@ def count_plane(
     (``origin`` ``None`` or zero) inside the box and an activation with its kink at zero and no
     intercepts (ReLU, leaky ReLU, PReLU) has cones from the origin for regions: those are counted
     along the box's boundary (:mod:`actlab.regions._cones`), same count, one round per layer.
-    Otherwise the last layer's polygons are counted, not made: each polygon of the layer before
-    holds an arrangement of the last layer's lines, whose faces are counted from its crossings
-    (:mod:`actlab.regions._arrangement`).
+    The count runs as compiled loops on the host by default (:mod:`actlab.regions._plane_compiled`,
+    the partition's decisions polygon by polygon, microseconds per call for small networks).
 
     Args:
       linear: count linear regions instead: neighbouring regions with the same affine map merged
-        (:meth:`PlanePartition.count_linear`).
+        (:meth:`PlanePartition.count_linear`; this needs the partition, run by its engine).
+      backend: ``"numba"``: compiled loops on the host; ``"numpy"``: the vectorised engine
+        (the last layer's polygons counted, not made: :mod:`actlab.regions._arrangement`);
+        ``"jax"``: that engine with each layer's dense part as jitted JAX; ``"auto"`` (default):
+        JAX on a GPU for networks of at least 256 hidden units, compiled loops otherwise. The
+        counts are the same.
 
     Returns:
       The count, an ``int``.
@@ -220,7 +225,7 @@ def count_plane(
       >>> count_plane(layers, bounds=((-2, 3), (-2, 3)))
       7
     """
-    if linear:
+    if linear:  # the polygons are needed: the partition's engine
         part = partition_plane(
             layers,
             bounds=bounds,
@@ -228,21 +233,15 @@ def count_plane(
             basis=basis,
             activation=activation,
             rtol=rtol,
-            backend=backend,
+            backend="numpy" if backend == "numba" else backend,
         )
         return part.count_linear()
     checked, pwl, box, origin_array, basis_array, rtol = _arguments(
         layers, bounds, origin, basis, activation, rtol
     )
-    stacked, boxes = stack_layers([checked]), box[None]
-    layer = layer_backend(backend, checked)
-    if isinstance(layer, NumpyLayer) and applies(
-        stacked, boxes, origin_array, pwl
-    ):  # regions are cones
-        return int(count_cones(stacked, boxes, basis_array[None], pwl, rtol)[0])
-    counts = partition(
-        stacked, boxes, origin_array[None], basis_array[None], pwl, rtol,
-        maps=False, patterns=False, layer=layer, count_only=True,
+    counts = count_stacked(
+        stack_layers([checked]), box[None], origin_array[None], basis_array[None], pwl, rtol,
+        backend,
     )  # fmt: skip
     return int(counts[0])
 

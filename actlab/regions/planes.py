@@ -1,11 +1,11 @@
 """Exact region counts of many networks, or many slices, at once (sweeps over seeds).
 
-:func:`count_planes` runs the partition of :func:`actlab.regions.count_plane` on all of them
-together: the boxes of many networks are cut by their lines in the same rounds, as one set of
-polygons that each know their network, so the fixed cost of a call (a few hundred NumPy
-operations per layer) is paid once per chunk of networks instead of once per network. Networks of
-different shapes are grouped by shape; zero-bias ones go through the cone count as in
-:func:`count_plane`. Counts are those of :func:`count_plane`, one by one.
+:func:`count_planes` counts them all in one call: compiled loops over the networks by default
+(:mod:`actlab.regions._plane_compiled`); with the NumPy or JAX engine the boxes of many networks
+are cut by their lines in the same rounds, as one set of polygons that each know their network,
+so the fixed cost of a round is paid once per chunk of networks instead of once per network.
+Networks of different shapes are grouped by shape; zero-bias ones go through the cone count as
+in :func:`count_plane`. Counts are those of :func:`count_plane`, one by one.
 """
 
 from __future__ import annotations
@@ -13,18 +13,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import numpy as np
 
 from actlab import activations as A
-from actlab.checks import message, number, show
+from actlab.checks import message, number, one_of, show
 from actlab.models import Layers as NetworkLayers
 from actlab.regions._activation import resolve
 from actlab.regions._cones import applies, count_cones
-from actlab.regions._plane_jax import layer_backend
+from actlab.regions._plane_compiled import count_compiled, count_cones_compiled
+from actlab.regions._plane_jax import AUTO_UNITS, JaxLayer
 from actlab.regions._polygons import NumpyLayer, partition, stack_layers
 from actlab.regions._validate import check_box, check_layers, check_slice
 
 __all__ = ["count_planes"]
+
+COUNT_BACKENDS = ("auto", "numba", "numpy", "jax")
+"""Where a count runs: compiled loops on the host (``"numba"``), the vectorised NumPy engine,
+or its dense part as jitted JAX (``"jax"``); ``"auto"``: JAX on a GPU for networks of at least
+:data:`actlab.regions._plane_jax.AUTO_UNITS` hidden units, compiled loops otherwise."""
 
 _POLYGONS_PER_CHUNK = 20_000
 """Networks are partitioned together in chunks of about this many polygons (expected regions:
@@ -110,16 +117,33 @@ def count_planes(
     return counts
 
 
-def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
-    """Counts of networks of one shape, in one partition."""
-    layers, origins, bases = stack_layers(nets), np.stack(origins), np.stack(bases)
-    layer = layer_backend(backend, nets[0])
-    if isinstance(layer, NumpyLayer) and applies(layers, boxes, origins, pwl):  # regions are cones
+def count_stacked(layers, boxes, origins, bases, pwl, rtol, backend: str) -> np.ndarray:
+    """Counts ``(K,)`` of networks of one shape (``layers`` as from
+    :func:`actlab.regions._polygons.stack_layers`, ``boxes`` ``(K, 2, 2)``, ``origins``
+    ``(K, d)``, ``bases`` ``(K, 2, d)``) with a checked ``backend`` of :data:`COUNT_BACKENDS`."""
+    one_of(backend, "backend", COUNT_BACKENDS)
+    if backend == "auto":
+        units = sum(w.shape[2] for w, _ in layers)
+        backend = "jax" if units >= AUTO_UNITS and jax.default_backend() == "gpu" else "numba"
+    cones = backend != "jax" and applies(layers, boxes, origins, pwl)  # regions are cones
+    if backend == "numba":
+        if cones:
+            return count_cones_compiled(layers, boxes, bases, pwl, rtol)
+        return count_compiled(layers, boxes, origins, bases, pwl, rtol)
+    if cones:
         return count_cones(layers, boxes, bases, pwl, rtol)
     return partition(
         layers, boxes, origins, bases, pwl, rtol,
-        maps=False, patterns=False, layer=layer, count_only=True,
+        maps=False, patterns=False, layer=JaxLayer() if backend == "jax" else NumpyLayer(),
+        count_only=True,
     )  # fmt: skip
+
+
+def _count(nets, boxes, origins, bases, pwl, rtol, backend) -> np.ndarray:
+    """Counts of networks of one shape, in one partition."""
+    return count_stacked(
+        stack_layers(nets), boxes, np.stack(origins), np.stack(bases), pwl, rtol, backend
+    )
 
 
 def _boxes(bounds: Any, items: int) -> np.ndarray:
